@@ -1,0 +1,19 @@
+"""perfxl: the 项目支出绩效目标表 as code.
+
+The public API::
+
+    spec = perfxl.load_spec("specs/example.yaml")   # YAML → model objects
+    perfxl.render(spec, "out.xlsx")                 # model → formatted, checked workbook
+    perfxl.blank("blank.xlsx", projects=3, rows=2)  # empty forms for offline filling
+"""
+from .errors import Location, PerfxlError, SpecError, WorkbookError
+from .model import Indicator, Project, Spec
+from .render import blank, render
+from .spec import load_spec, parse_spec
+from .template import load_template
+
+__all__ = [
+    "Indicator", "Location", "PerfxlError", "Project", "Spec", "SpecError", "WorkbookError",
+    "blank", "load_spec", "load_template", "parse_spec", "render",
+]
+__version__ = "0.1.0"

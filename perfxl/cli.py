@@ -1,0 +1,97 @@
+"""The perfxl command line: a thin layer over the public API.
+
+Exit status: 0 success; 1 the checked input has errors (perfxl check); 2 the input is unusable
+(missing file, bad YAML, unknown key or type, unreadable workbook) or the command line is wrong;
+130 interrupted. Errors are one line on stderr, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .errors import PerfxlError
+
+EXIT_OK, EXIT_FINDINGS, EXIT_UNUSABLE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def cmd_render(args) -> int:
+    from .render import render
+    from .spec import load_spec
+
+    spec = load_spec(args.spec)
+    out = args.output or f"output/{_stem(args.spec)}.xlsx"
+    path = render(spec, out, one_sheet=args.one_sheet)
+    print(f"{path}：{len(spec.projects)} 张表", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_blank(args) -> int:
+    from .render import blank
+
+    path = blank(args.output, projects=args.projects, rows=args.rows, protect=args.protect,
+                 one_sheet=args.one_sheet, template=args.template, year=args.year, unit=args.unit,
+                 amount_unit=args.amount_unit)
+    print(f"{path}：{args.projects} 张空白表，每个二级指标 {args.rows} 行", file=sys.stderr)
+    return EXIT_OK
+
+
+def _stem(path: str) -> str:
+    from pathlib import Path
+
+    return Path(path).stem
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"应为正整数，不是 {text!r}") from None
+    if value < 1 or value > 100_000:
+        raise argparse.ArgumentTypeError(f"应在 1 到 100000 之间，不是 {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="perfxl", description="项目支出绩效目标表: YAML spec ⇄ Excel")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("render", help="render a YAML spec to a formatted workbook")
+    p.add_argument("spec", help="the YAML spec")
+    p.add_argument("-o", "--output", help="output .xlsx (default output/<spec stem>.xlsx)")
+    p.add_argument("--one-sheet", action="store_true", help="stack all tables on one sheet")
+    p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("blank", help="empty forms for offline filling")
+    p.add_argument("-o", "--output", default="output/blank.xlsx", help="output .xlsx")
+    p.add_argument("--projects", type=_positive, default=1, help="number of tables (default 1)")
+    p.add_argument("--rows", type=_positive, default=2, help="input rows per 二级指标 (default 2)")
+    p.add_argument("--protect", action="store_true",
+                   help="lock labels and structure (no password); rows can still be inserted")
+    p.add_argument("--one-sheet", action="store_true", help="stack all tables on one sheet")
+    p.add_argument("--template", default="project-expenditure", help="form template")
+    p.add_argument("--year", type=int, help="年度 for the title")
+    p.add_argument("--unit", help="填报单位")
+    p.add_argument("--amount-unit", default="元", choices=("元", "万元"), help="金额单位")
+    p.set_defaults(func=cmd_blank)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except PerfxlError as exc:
+        print(f"perfxl: {exc}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    except KeyboardInterrupt:
+        print("perfxl: 已中断", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"perfxl: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_UNUSABLE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

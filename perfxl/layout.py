@@ -1,0 +1,293 @@
+"""Layout planning: a pure function from a project (or a blank form) to the cells of one table.
+
+The plan says what goes in each cell, which cells merge, where the dropdowns and live checks go
+and how tall each row is. It knows the template and the rules, never a workbook library; the
+writer turns plans into XlsxWriter calls.
+"""
+from __future__ import annotations
+
+import math
+import unicodedata
+from dataclasses import dataclass, field
+
+from .model import Indicator, Project
+from .expr import quote
+from .rules import RULES, Rule, row_env
+from .template import Template, col_letter
+
+
+@dataclass
+class PlannedCell:
+    row: int
+    col: int
+    value: object = None
+    style: str = "field"
+    last_row: int | None = None     # a merge when last_row/last_col is set
+    last_col: int | None = None
+    formula: str | None = None      # without the leading "="; value is then the cached result
+
+    @property
+    def merged(self) -> bool:
+        return (self.last_row or self.row) != self.row or (self.last_col or self.col) != self.col
+
+
+@dataclass
+class Highlight:
+    """Conditional formatting: paint `ranges` when `formula` (relative to the first row) holds."""
+
+    ranges: list[tuple[int, int, int, int]]
+    formula: str
+    severity: str
+
+
+@dataclass
+class TablePlan:
+    first_row: int
+    last_row: int
+    cells: list[PlannedCell] = field(default_factory=list)
+    heights: dict[int, float] = field(default_factory=dict)
+    type_cells: list[tuple[int, int]] = field(default_factory=list)   # (row, col) with dropdown
+    input_cells: list[tuple[int, int]] = field(default_factory=list)  # unlocked when protected
+    highlights: list[Highlight] = field(default_factory=list)
+    status: str = ""                       # cached text of the table's check cell
+    problems: int = 0
+
+
+def ref(row: int, col: int, absolute_row: bool = False) -> str:
+    return f"${col_letter(col)}{'$' if absolute_row else ''}{row + 1}"
+
+
+def text_width(text: str) -> int:
+    """Display width: CJK and full-width characters count double."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def lines_needed(text: object, width_units: float) -> int:
+    if text is None or text == "":
+        return 1
+    usable = max(width_units - 1.5, 4)
+    return sum(max(1, math.ceil(text_width(part) * 1.1 / usable)) for part in str(text).split("\n"))
+
+
+Row = tuple[str, str, Indicator | None]
+
+
+def indicator_rows(project: Project, template: Template, input_rows: int = 0) -> list[Row]:
+    """The rows of the indicator block: one per 三级, one empty row for an empty 二级.
+
+    With input_rows (blank forms), every 二级 gets that many empty rows instead.
+    """
+    rows: list[Row] = []
+    for level1, groups in project.indicators.items():
+        if not groups:
+            rows.append((level1, "", None))
+        for level2, items in groups.items():
+            if input_rows:
+                rows.extend((level1, level2, None) for _ in range(input_rows))
+            elif items:
+                rows.extend((level1, level2, item) for item in items)
+            else:
+                rows.append((level1, level2, None))
+    return rows
+
+
+def blank_project(template: Template) -> Project:
+    return Project(indicators={l1: {l2: [] for l2 in l2s} for l1, l2s in template.skeleton.items()})
+
+
+class _Planner:
+    def __init__(self, template: Template, project: Project, first_row: int, input_rows: int):
+        self.t = template
+        self.p = project
+        self.plan = TablePlan(first_row, first_row)
+        self.row = first_row
+        self.input_rows = input_rows
+        self.marks: dict[int, list[tuple[str, bool, str]]] = {}  # row → (condition, fired, message)
+
+    def width(self, first: int, last: int) -> float:
+        return sum(self.t.widths.get(c, 9) for c in range(first, last + 1))
+
+    def put(self, col: int, value=None, style="field", last_col=None, last_row=None, formula=None):
+        cell = PlannedCell(self.row, col, value, style, last_row, last_col, formula)
+        self.plan.cells.append(cell)
+        return cell
+
+    def grow(self, row: int, value, first: int, last: int):
+        lines = lines_needed(value, self.width(first, last))
+        height = lines * self.t.styles["line_height"] + 6
+        self.plan.heights[row] = max(self.plan.heights.get(row, 0), height)
+
+    # -- parts of the table -------------------------------------------------------------
+    def title(self):
+        ctx = {"year": self.p.year if self.p.year is not None else "    ",
+               "unit": self.p.unit or "", "amount_unit": self.p.amount_unit or "元"}
+        last = self.t.ncols - 1
+        self.put(0, self.t.title(**ctx), "title", last_col=last)
+        self.plan.heights[self.row] = 36
+        self.status_row = self.row
+        self.row += 1
+        a, b = self.t.unit_line_cols
+        self.put(a, self.t.unit_line(**ctx), "unit_line", last_col=b)
+        a, b = self.t.amount_unit_line_cols
+        self.put(a, self.t.amount_unit_line(**ctx), "amount_unit_line", last_col=b)
+        self.plan.heights[self.row] = 22
+        self.row += 1
+
+    def fields(self, rows):
+        for cells in rows:
+            for cell in cells:
+                if cell.label:
+                    self.put(cell.first, cell.label, "label", last_col=cell.last)
+                    self.grow(self.row, cell.label, cell.first, cell.last)
+                    continue
+                value = getattr(self.p, cell.field)
+                style = {"money": "money", "long_text": "long_text"}.get(cell.kind, "field")
+                self.put(cell.first, value, style, last_col=cell.last)
+                self.plan.input_cells.append((self.row, cell.first))
+                self.grow(self.row, value, cell.first, cell.last)
+                self.field_rule_marks(cell.field, self.row, cell.first, value)
+            self.plan.heights.setdefault(self.row, 22)
+            self.row += 1
+
+    def indicator_block(self):
+        t = self.t
+        rows = indicator_rows(self.p, t, self.input_rows)
+        top = self.row
+        last = top + len(rows)
+        self.put(t.block_label_col, t.block_label, "label", last_row=last)
+        for column in t.columns:
+            self.put(column.col, column.label, "header")
+        self.plan.heights[self.row] = 30
+        self.row += 1
+        start = self.row
+        for level1, level2, item in rows:
+            env = row_env(item)
+            for column in t.columns[2:]:
+                value = env.get(column.key)
+                style = "number" if column.key == "value" and isinstance(value, (int, float)) else (
+                    "center" if column.key in ("type", "value", "unit") else "field")
+                self.put(column.col, value, style)
+                self.plan.input_cells.append((self.row, column.col))
+                if column.key in ("name", "content", "note"):
+                    self.grow(self.row, value, column.col, column.col)
+            self.plan.type_cells.append((self.row, t.col["type"]))
+            self.plan.heights.setdefault(self.row, 22)
+            self.row_rule_marks(level1, env)
+            self.row += 1
+        self.merge_groups(rows, start)
+        self.group_rule_marks(rows, start)
+        self.row_highlights(rows, start)
+
+    def merge_groups(self, rows: list[Row], start: int):
+        """一级 and 二级 cells merged down over their rows."""
+        for key, index in (("level1", 0), ("level2", 1)):
+            col = self.t.col[key]
+            run_start = 0
+            for i in range(1, len(rows) + 1):
+                if i < len(rows) and rows[i][: index + 1] == rows[run_start][: index + 1]:
+                    continue
+                text = rows[run_start][index]
+                cell = PlannedCell(start + run_start, col, text or None, "level",
+                                   last_row=start + i - 1 if i - 1 > run_start else None)
+                self.plan.cells.append(cell)
+                run_start = i
+
+    # -- live checks --------------------------------------------------------------------
+    def mark(self, row: int, rule: Rule, condition: str, fired: bool, **ctx):
+        self.marks.setdefault(row, []).append((condition, fired, rule.text(**ctx)))
+
+    def field_rule_marks(self, field_name: str, row: int, col: int, value):
+        for rule in RULES:
+            if rule.scope == "field" and rule.field == field_name and rule.test is not None:
+                refs = {field_name: ref(row, col)}
+                condition = rule.test.excel(refs)
+                self.mark(row, rule, condition, bool(rule.test.evaluate({field_name: value})))
+                self.plan.highlights.append(Highlight([(row, col, row, col)], condition, rule.severity))
+
+    def row_refs(self, row: int) -> dict:
+        return {c.key: ref(row, c.col) for c in self.t.columns}
+
+    def row_rule_marks(self, level1: str, env: dict):
+        refs = self.row_refs(self.row)
+        for rule in RULES:
+            if rule.scope == "row" and rule.test is not None and rule.applies(level1):
+                self.mark(self.row, rule, rule.test.excel(refs), bool(rule.test.evaluate(env)))
+
+    def group_rule_marks(self, rows: list[Row], start: int):
+        spans: dict[str, list[int]] = {}
+        for i, (level1, _, _) in enumerate(rows):
+            spans.setdefault(level1, []).append(start + i)
+        name_col = self.t.col["name"]
+        for rule in RULES:
+            if rule.scope != "group" or rule.test is None:
+                continue
+            for level1 in self.t.skeleton:
+                if level1 not in spans:
+                    continue
+                first, last = spans[level1][0], spans[level1][-1]
+                refs = {"name[]": f"{ref(first, name_col, True)}:{ref(last, name_col, True)}"}
+                names = [row_env(rows[r - start][2]).get("name") for r in range(first, last + 1)]
+                condition = rule.test.excel(refs)
+                self.mark(first, rule, condition, bool(rule.test.evaluate({"name[]": names})), level1=level1)
+                cols = [self.t.col[k] for k in rule.blame]
+                self.plan.highlights.append(
+                    Highlight([(first, c, last, c) for c in cols], condition, rule.severity))
+
+    def row_highlights(self, rows: list[Row], start: int):
+        """One conditional format per rule and run of rows it applies to, formula relative."""
+        if not rows:
+            return
+        for rule in RULES:
+            if rule.scope != "row" or rule.test is None:
+                continue
+            runs: list[list[int]] = []
+            for i, (level1, _, _) in enumerate(rows):
+                if rule.applies(level1):
+                    if runs and runs[-1][1] == start + i - 1:
+                        runs[-1][1] = start + i
+                    else:
+                        runs.append([start + i, start + i])
+            for first, last in runs:
+                cols = [self.t.col[k] for k in rule.blame]
+                self.plan.highlights.append(Highlight(
+                    [(first, c, last, c) for c in cols], rule.test.excel(self.row_refs(first)), rule.severity))
+
+    def write_marks(self, end_row: int):
+        t = self.t
+        total = 0
+        for row, pieces in sorted(self.marks.items()):
+            formula = "&".join(f'IF({cond},{quote(msg)},"")' for cond, _, msg in pieces)
+            text = "".join(msg for _, fired, msg in pieces if fired)
+            fired = sum(1 for _, f, _ in pieces if f)
+            total += fired
+            self.plan.cells.append(PlannedCell(row, t.mark_col, text, "mark", formula=formula))
+            mark = ref(row, t.mark_col)
+            self.plan.cells.append(PlannedCell(
+                row, t.count_col, fired, "count", formula=f'LEN({mark})-LEN(SUBSTITUTE({mark},"。",""))'))
+        counts = f"{ref(self.plan.first_row + 1, t.count_col)}:{ref(end_row, t.count_col)}"
+        before, _, after = t.checks["failed"].partition("{n}")
+        formula = (f'IF(SUM({counts})=0,{quote(t.checks["passed"])},'
+                   f'{quote(before)}&SUM({counts})&{quote(after)})')
+        status = t.checks["passed"] if total == 0 else t.checks["failed"].format(n=total)
+        self.plan.cells.append(PlannedCell(self.status_row, t.mark_col, status, "status", formula=formula))
+        self.plan.status = status
+        self.plan.problems = total
+
+
+def plan_table(template: Template, project: Project | None, first_row: int = 0,
+               input_rows: int = 0) -> TablePlan:
+    """Plan one table whose title is on `first_row` (0-based).
+
+    project=None plans a blank form; input_rows gives every 二级 that many empty rows.
+    """
+    if project is None:
+        project = blank_project(template)
+        input_rows = input_rows or 1
+    planner = _Planner(template, project, first_row, input_rows)
+    planner.title()
+    planner.fields(template.header)
+    planner.indicator_block()
+    planner.fields(template.footer)
+    planner.plan.last_row = planner.row - 1
+    planner.write_marks(planner.plan.last_row)
+    return planner.plan

@@ -1,0 +1,107 @@
+"""The plain objects a spec describes: a spec holds projects, a project holds an indicator tree.
+
+Parsing, reading and checking produce and consume these; nothing here knows about files.
+Locations (YAML line or sheet!cell) ride along for messages but never take part in equality.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .errors import Location
+
+Number = int | float
+Value = Number | str | None
+
+INDICATOR_KEYS = ("name", "type", "value", "content", "unit", "note")
+PROJECT_KEYS = ("name", "category", "budget", "period", "goal", "basis")
+SHARED_KEYS = ("year", "unit", "amount_unit")
+
+
+@dataclass
+class Indicator:
+    """One 三级 indicator row."""
+
+    name: str
+    type: str | None = None
+    value: Value = None
+    content: str | None = None
+    unit: str | None = None
+    note: str | None = None
+    where: dict[str, Location] = field(default_factory=dict, compare=False, repr=False)
+
+    def to_dict(self) -> dict:
+        out: dict = {"name": self.name}
+        for key in INDICATOR_KEYS[1:]:
+            value = getattr(self, key)
+            if value is not None and value != "":
+                out[key] = value
+        return out
+
+
+# 一级 → 二级 → rows, in drawing order (dicts keep insertion order).
+IndicatorTree = dict[str, dict[str, list[Indicator]]]
+
+
+@dataclass
+class Project:
+    """One 项目支出绩效目标表. year/unit/amount_unit are resolved (spec default or own value)."""
+
+    name: str | None = None
+    category: str | None = None
+    budget: Number | None = None
+    period: str | None = None
+    goal: str | None = None
+    basis: str | None = None
+    year: int | str | None = None
+    unit: str | None = None
+    amount_unit: str = "元"
+    indicators: IndicatorTree = field(default_factory=dict)
+    where: dict[str, Location] = field(default_factory=dict, compare=False, repr=False)
+
+    def rows(self):
+        """Yield (level1, level2, indicator) for every 三级 row, in order."""
+        for level1, groups in self.indicators.items():
+            for level2, items in groups.items():
+                for item in items:
+                    yield level1, level2, item
+
+    def to_dict(self) -> dict:
+        out: dict = {}
+        for key in PROJECT_KEYS:
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        out["indicators"] = {
+            l1: {l2: [i.to_dict() for i in items] for l2, items in groups.items()}
+            for l1, groups in self.indicators.items()
+        }
+        return out
+
+
+@dataclass
+class Spec:
+    """A set of projects on one template."""
+
+    projects: list[Project]
+    template: str = "project-expenditure"
+    source: str | None = field(default=None, compare=False)
+
+    def to_dict(self) -> dict:
+        """The spec format: shared year/unit/amount_unit on top where all projects agree."""
+        out: dict = {}
+        for key in SHARED_KEYS:
+            values = {getattr(p, key) for p in self.projects}
+            if len(values) == 1 and None not in values:
+                out[key] = values.pop()
+        out["template"] = self.template
+        projects = []
+        for project in self.projects:
+            item = {}
+            for key in SHARED_KEYS:
+                value = getattr(project, key)
+                if key not in out and value is not None:
+                    item[key] = value
+            item.update(project.to_dict())
+            projects.append(item)
+        out["projects"] = projects
+        return out

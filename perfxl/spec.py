@@ -1,0 +1,309 @@
+"""Loading a YAML spec into model objects, with file:line:col on every error.
+
+The YAML is composed to nodes first (so every value keeps its position), then checked and
+converted by hand. `type: =` loads (plain PyYAML refuses it) and alias bombs are refused.
+"""
+from __future__ import annotations
+
+import math
+import os
+
+import yaml
+
+from .errors import Location, PerfxlError, SpecError
+from .model import INDICATOR_KEYS, PROJECT_KEYS, SHARED_KEYS, Indicator, Project, Spec
+from .template import DEFAULT_TEMPLATE, Template, load_template
+
+MAX_CELL_TEXT = 32767          # Excel's limit for one cell
+MAX_NODES = 200_000            # more visits than this means an alias bomb
+AMOUNT_UNITS = ("元", "万元")
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader without the '=' (value) tag, which makes `type: =` fail in plain PyYAML."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    ch: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:value"]
+    for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def load_spec(path: str | os.PathLike) -> Spec:
+    """Read and validate a spec file. Raises SpecError naming file:line:col."""
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except FileNotFoundError:
+        raise SpecError("文件不存在", path) from None
+    except IsADirectoryError:
+        raise SpecError("这是一个目录，不是规格文件", path) from None
+    except OSError as exc:
+        raise SpecError(f"无法读取：{exc.strerror}", path) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"不是 UTF-8 文本（第 {exc.start} 字节）", path) from None
+    return parse_spec(text, path)
+
+
+def parse_spec(text: str, path: str = "<spec>") -> Spec:
+    """Parse spec text; `path` is only used in messages."""
+    return _SpecParser(path).parse(text)
+
+
+class _SpecParser:
+    def __init__(self, path: str):
+        self.path = path
+        self.visits = 0
+        self.template: Template = load_template(DEFAULT_TEMPLATE)
+
+    # -- helpers ------------------------------------------------------------------------
+    def where(self, node: yaml.Node) -> Location:
+        mark = node.start_mark
+        return Location(self.path, mark.line + 1, mark.column + 1)
+
+    def fail(self, node: yaml.Node | None, message: str):
+        raise SpecError(message, self.where(node) if node is not None else self.path)
+
+    def visit(self, node: yaml.Node):
+        self.visits += 1
+        if self.visits > MAX_NODES:
+            self.fail(node, f"内容过多（超过 {MAX_NODES} 个节点，可能是 YAML 别名炸弹）")
+
+    def mapping(self, node: yaml.Node, what: str) -> list[tuple[str, yaml.Node, yaml.Node]]:
+        self.visit(node)
+        if not isinstance(node, yaml.MappingNode):
+            self.fail(node, f"{what}应为键值映射（key: value）")
+        seen = {}
+        out = []
+        for key_node, value_node in node.value:
+            self.visit(key_node)
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                self.fail(key_node, "不支持 YAML 合并键 <<")
+            if not isinstance(key_node, yaml.ScalarNode):
+                self.fail(key_node, f"{what}的键应为文字")
+            key = str(key_node.value).strip()
+            if key in seen:
+                self.fail(key_node, f'键 "{key}" 重复（第一次在第 {seen[key]} 行）')
+            seen[key] = key_node.start_mark.line + 1
+            out.append((key, key_node, value_node))
+        return out
+
+    def sequence(self, node: yaml.Node, what: str) -> list[yaml.Node]:
+        self.visit(node)
+        if not isinstance(node, yaml.SequenceNode):
+            self.fail(node, f"{what}应为列表（- ...）")
+        return list(node.value)
+
+    def scalar(self, node: yaml.Node, what: str):
+        self.visit(node)
+        if not isinstance(node, yaml.ScalarNode):
+            self.fail(node, f"{what}应为单个值，不是列表或映射")
+        try:
+            value = self.loader.construct_object(node)
+        except yaml.YAMLError as exc:
+            self.fail(node, f"{what}的值无法解析：{exc.problem or exc}")
+        if isinstance(value, (bytes, bytearray)) or type(value).__name__ in ("date", "datetime"):
+            value = node.value
+        return value
+
+    def text(self, node: yaml.Node, what: str, required: bool = False) -> str | None:
+        value = self.scalar(node, what)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if required:
+                self.fail(node, f"{what}不能为空")
+            return None
+        if isinstance(value, bool):
+            value = node.value
+        if isinstance(value, float) and value.is_integer():
+            value = node.value
+        text = str(value)
+        if len(text) > MAX_CELL_TEXT:
+            self.fail(node, f"{what}有 {len(text)} 个字符，超过 Excel 单元格上限 {MAX_CELL_TEXT}；请缩短")
+        return text
+
+    def number(self, node: yaml.Node, what: str) -> int | float | None:
+        value = self.scalar(node, what)
+        if value is None:
+            return None
+        if isinstance(value, str):
+            cleaned = value.replace(",", "").replace("，", "").strip()
+            try:
+                value = float(cleaned)
+            except ValueError:
+                self.fail(node, f'{what}应为数字，不是 "{value}"')
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            self.fail(node, f"{what}应为数字")
+        if isinstance(value, float) and not math.isfinite(value):
+            self.fail(node, f"{what}应为有限的数字")
+        return normalise_number(value)
+
+    # -- the spec -----------------------------------------------------------------------
+    def parse(self, text: str) -> Spec:
+        self.loader = _Loader(text)
+        try:
+            root = self.loader.get_single_node()
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            where = Location(self.path, mark.line + 1, mark.column + 1) if mark else self.path
+            raise SpecError(f"YAML 语法错误：{exc.problem or exc.context}", where) from None
+        except yaml.YAMLError as exc:
+            raise SpecError(f"YAML 错误：{exc}", self.path) from None
+        finally:
+            self.loader.dispose()
+        if root is None:
+            raise SpecError("文件为空；规格至少需要 projects: 列表", self.path)
+        top = dict((k, (kn, vn)) for k, kn, vn in self.mapping(root, "规格文件"))
+        allowed = set(SHARED_KEYS) | {"template", "projects"}
+        for key, (key_node, _) in top.items():
+            if key not in allowed:
+                self.fail(key_node, f'未知的键 "{key}"；可用：{", ".join(sorted(allowed))}')
+        template_name = DEFAULT_TEMPLATE
+        if "template" in top:
+            node = top["template"][1]
+            template_name = self.text(node, "template", required=True)
+            try:
+                self.template = load_template(template_name)
+            except PerfxlError as exc:
+                self.fail(node, exc.message)
+        defaults = self.shared(top)
+        if "projects" not in top:
+            self.fail(root, "缺少 projects: 项目列表")
+        projects = [
+            self.project(node, defaults, i)
+            for i, node in enumerate(self.sequence(top["projects"][1], "projects"), 1)
+        ]
+        if not projects:
+            self.fail(top["projects"][1], "projects 列表为空")
+        return Spec(projects, template_name, self.path)
+
+    def shared(self, items: dict) -> dict:
+        out = {}
+        where = {}
+        if "year" in items:
+            node = items["year"][1]
+            value = self.scalar(node, "year（年度）")
+            if isinstance(value, bool) or not isinstance(value, (int, str)) or value == "":
+                self.fail(node, "year（年度）应为年份，如 2025")
+            out["year"] = int(value) if isinstance(value, str) and value.strip().isdigit() else value
+            where["year"] = self.where(node)
+        if "unit" in items:
+            out["unit"] = self.text(items["unit"][1], "unit（填报单位）")
+            where["unit"] = self.where(items["unit"][1])
+        if "amount_unit" in items:
+            node = items["amount_unit"][1]
+            value = self.text(node, "amount_unit（金额单位）", required=True)
+            if value not in AMOUNT_UNITS:
+                self.fail(node, f'金额单位 "{value}" 无效；可选：元、万元')
+            out["amount_unit"] = value
+            where["amount_unit"] = self.where(node)
+        out["where"] = where
+        return out
+
+    def project(self, node: yaml.Node, defaults: dict, index: int) -> Project:
+        items = {k: (kn, vn) for k, kn, vn in self.mapping(node, f"第 {index} 个项目")}
+        allowed = set(PROJECT_KEYS) | set(SHARED_KEYS) | {"indicators"}
+        for key, (key_node, _) in items.items():
+            if key not in allowed:
+                self.fail(key_node, f'项目中未知的键 "{key}"；可用：{", ".join(sorted(allowed))}')
+        own = self.shared(items)
+        where = {**defaults["where"], **own.pop("where"), "project": self.where(node)}
+        shared = {k: v for k, v in defaults.items() if k != "where"}
+        shared.update(own)
+        project = Project(**shared)
+        project.where = where
+        for key in PROJECT_KEYS:
+            if key in items:
+                value_node = items[key][1]
+                value = (self.number(value_node, "budget（年度本级预算金额）") if key == "budget"
+                         else self.text(value_node, key))
+                setattr(project, key, value)
+                where[key] = self.where(value_node)
+        tree_node = items.get("indicators", (None, None))[1]
+        project.indicators = self.indicators(tree_node, project)
+        return project
+
+    def indicators(self, node: yaml.Node | None, project: Project):
+        tree: dict[str, dict[str, list[Indicator]]] = {}
+        if node is not None and not (isinstance(node, yaml.ScalarNode) and node.value in ("", "~", "null")):
+            for level1, key1, value1 in self.mapping(node, "indicators"):
+                groups = tree.setdefault(level1, {})
+                project.where[f"l1:{level1}"] = self.where(key1)
+                if isinstance(value1, yaml.ScalarNode) and value1.value in ("", "~", "null"):
+                    continue
+                for level2, key2, value2 in self.mapping(value1, f"一级指标 {level1}"):
+                    project.where[f"l2:{level1}/{level2}"] = self.where(key2)
+                    rows = groups.setdefault(level2, [])
+                    if isinstance(value2, yaml.ScalarNode) and value2.value in ("", "~", "null"):
+                        continue
+                    for item in self.sequence(value2, f"二级指标 {level2}"):
+                        rows.append(self.indicator(item))
+        return complete_tree(tree, self.template)
+
+    def indicator(self, node: yaml.Node) -> Indicator:
+        self.visit(node)
+        if isinstance(node, yaml.ScalarNode):  # "- 资金投入率" is an indicator with only a name
+            name = self.text(node, "三级指标", required=True)
+            return Indicator(name, where={"name": self.where(node)})
+        fields = {k: (kn, vn) for k, kn, vn in self.mapping(node, "三级指标")}
+        for key, (key_node, _) in fields.items():
+            if key not in INDICATOR_KEYS:
+                self.fail(key_node, f'指标中未知的键 "{key}"；可用：{", ".join(INDICATOR_KEYS)}')
+        if "name" not in fields:
+            self.fail(node, "指标缺少 name（三级指标名称）")
+        where = {"name": self.where(node)}
+        indicator = Indicator(self.text(fields["name"][1], "name（三级指标）", required=True))
+        for key in ("content", "unit", "note"):
+            if key in fields:
+                setattr(indicator, key, self.text(fields[key][1], key))
+                where[key] = self.where(fields[key][1])
+        if "type" in fields:
+            type_node = fields["type"][1]
+            raw = self.text(type_node, "type（指标值类型）")
+            if raw is not None:
+                value_type = self.template.normalise_type(raw)
+                if value_type is None:
+                    self.fail(type_node, f'指标值类型 "{raw}" 无效；可选 {" ".join(self.template.value_types)}')
+                indicator.type = value_type
+            where["type"] = self.where(type_node)
+        if "value" in fields:
+            value_node = fields["value"][1]
+            indicator.value = self.value(value_node)
+            where["value"] = self.where(value_node)
+        indicator.where = where
+        return indicator
+
+    def value(self, node: yaml.Node):
+        value = self.scalar(node, "value（指标值）")
+        if value is None:
+            return None
+        if isinstance(value, bool):
+            return node.value
+        if isinstance(value, (int, float)):
+            if not math.isfinite(value):
+                self.fail(node, "指标值应为有限的数字")
+            return normalise_number(value)
+        return self.text(node, "value（指标值）")
+
+
+def normalise_number(value: int | float) -> int | float:
+    """3000000.0 → 3000000; other floats stay floats."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return value
+
+
+def complete_tree(tree: dict, template: Template) -> dict:
+    """Order the tree as the template's skeleton, adding its empty groups; unknown ones follow."""
+    out: dict[str, dict[str, list[Indicator]]] = {}
+    for level1, known in template.skeleton.items():
+        given = tree.get(level1, {})
+        groups = {level2: list(given.get(level2, [])) for level2 in known}
+        groups.update({k: list(v) for k, v in given.items() if k not in groups})
+        out[level1] = groups
+    for level1, given in tree.items():
+        if level1 not in out:
+            out[level1] = {k: list(v) for k, v in given.items()}
+    return out

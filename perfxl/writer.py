@@ -1,0 +1,190 @@
+"""The only module that touches XlsxWriter: table plans in, a workbook file out.
+
+Writes to a temporary file beside the target and moves it into place, so a failure never
+leaves a half-written workbook. Document dates are fixed: the same plans give the same bytes.
+"""
+from __future__ import annotations
+
+import datetime
+import os
+import tempfile
+from dataclasses import dataclass
+
+import xlsxwriter
+
+from .layout import TablePlan
+from .template import Template
+
+FIXED_DATE = datetime.datetime(2000, 1, 1)
+CF_FORMATS = {"error": {"bg_color": "#FFC7CE", "font_color": "#9C0006"},
+              "warning": {"bg_color": "#FFEB9C", "font_color": "#9C5700"}}
+PAPER = {"A4": 9, "A3": 8}
+
+
+@dataclass
+class SheetPlan:
+    name: str
+    tables: list[TablePlan]
+    protect: bool = False
+
+
+def _formats(book: xlsxwriter.Workbook, template: Template) -> dict:
+    styles = template.styles
+    font = {"font_name": styles["font"], "font_charset": styles["font_charset"],
+            "font_size": styles["size"], "valign": "vcenter", "text_wrap": True}
+    boxed = {**font, "border": 1}
+    unlocked = {"locked": False}
+    spec = {
+        "title": {**font, **styles["title"], "font_name": styles["title"].get("font", styles["font"]),
+                  "font_size": styles["title"].get("size", 18), "align": "center", "text_wrap": False},
+        "unit_line": {**font, "align": "left", "text_wrap": False},
+        "amount_unit_line": {**font, "align": "right", "text_wrap": False},
+        "label": {**boxed, **styles["label"], "align": "center"},
+        "header": {**boxed, **styles["label"], "align": "center"},
+        "level": {**boxed, "align": "center"},
+        "field": {**boxed, **unlocked, "align": "left"},
+        "long_text": {**boxed, **unlocked, "align": "left"},
+        "money": {**boxed, **unlocked, "align": "center", "num_format": styles["money_format"]},
+        "center": {**boxed, **unlocked, "align": "center"},
+        "number": {**boxed, **unlocked, "align": "center", "num_format": "General"},
+        "mark": {**font, "font_size": 9, "font_color": "#C00000", "valign": "top"},
+        "count": {**font, "font_size": 9},
+        "status": {**font, "bold": True, "font_color": "#C00000"},
+    }
+    out = {name: book.add_format(props) for name, props in spec.items()}
+    for severity, props in CF_FORMATS.items():
+        out["cf:" + severity] = book.add_format(props)
+    return out
+
+
+def _write_cell(ws, cell, fmt):
+    if cell.formula is not None:
+        ws.write_formula(cell.row, cell.col, "=" + cell.formula, fmt, cell.value)
+        return
+    if cell.merged:
+        value = "" if cell.value is None else cell.value
+        ws.merge_range(cell.row, cell.col, cell.last_row or cell.row, cell.last_col or cell.col, "", fmt)
+        if value != "":
+            _write_value(ws, cell.row, cell.col, value, fmt)
+        return
+    _write_value(ws, cell.row, cell.col, cell.value, fmt)
+
+
+def _write_value(ws, row, col, value, fmt):
+    if value is None or value == "":
+        ws.write_blank(row, col, None, fmt)
+    elif isinstance(value, bool):
+        ws.write_string(row, col, str(value), fmt)
+    elif isinstance(value, (int, float)):
+        ws.write_number(row, col, value, fmt)
+    else:
+        ws.write_string(row, col, str(value), fmt)   # user text is data, never a formula
+
+
+def _runs(cells: list[tuple[int, int]]) -> list[tuple[int, int, int]]:
+    """Contiguous (first_row, last_row, col) runs of cells in one column."""
+    runs: list[list[int]] = []
+    for row, col in sorted(cells, key=lambda rc: (rc[1], rc[0])):
+        if runs and runs[-1][2] == col and runs[-1][1] == row - 1:
+            runs[-1][1] = row
+        else:
+            runs.append([row, row, col])
+    return [tuple(r) for r in runs]
+
+
+def _setup_sheet(ws, template: Template, last_row: int, breaks: list[int]):
+    for col, width in template.widths.items():
+        ws.set_column(col, col, width)
+    ws.set_column(template.mark_col, template.mark_col, template.checks["width"])
+    ws.set_column(template.count_col, template.count_col, 4, None, {"hidden": True})
+    setup = template.print
+    ws.set_paper(PAPER.get(setup["paper"], 9))
+    if setup.get("landscape", True):
+        ws.set_landscape()
+    ws.fit_to_pages(1, 0)
+    ws.center_horizontally()
+    m = setup["margins"]
+    ws.set_margins(left=m["left"], right=m["right"], top=m["top"], bottom=m["bottom"])
+    ws.set_footer("&C" + setup["footer"])
+    ws.print_area(0, 0, last_row, template.ncols - 1)
+    if breaks:
+        ws.set_h_pagebreaks(breaks)
+
+
+def write_workbook(path: str | os.PathLike, template: Template, sheets: list[SheetPlan],
+                   extra_text_sheet: tuple[str, list[str]] | None = None) -> None:
+    """Write the sheets to `path` atomically."""
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".xlsx", prefix=".perfxl-", dir=directory)
+    os.close(fd)
+    try:
+        _write(tmp, template, sheets, extra_text_sheet)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _write(path: str, template: Template, sheets: list[SheetPlan], extra_text_sheet):
+    book = xlsxwriter.Workbook(path, {"strings_to_formulas": False, "strings_to_urls": False,
+                                      "strings_to_numbers": False})
+    book.set_properties({"created": FIXED_DATE, "title": template.form})
+    fmt = _formats(book, template)
+    v = template.validation
+    for sheet in sheets:
+        ws = book.add_worksheet(sheet.name)
+        last_row = 0
+        for table in sheet.tables:
+            for cell in table.cells:
+                _write_cell(ws, cell, fmt[cell.style])
+            for row, height in table.heights.items():
+                ws.set_row(row, height)
+            for first, last, col in _runs(table.type_cells):
+                ws.data_validation(first, col, last, col, {
+                    "validate": "list",
+                    "source": f"='{v['list_sheet']}'!$A$1:$A${len(template.value_types)}",
+                    "input_title": v["input_title"], "input_message": v["input_message"],
+                    "error_title": v["error_title"], "error_message": v["error_message"],
+                    "error_type": "stop", "ignore_blank": True,
+                })
+            for hl in table.highlights:
+                first_row, first_col, last_row_, last_col = hl.ranges[0]
+                options = {"type": "formula", "criteria": "=" + hl.formula, "format": fmt["cf:" + hl.severity]}
+                if len(hl.ranges) > 1:
+                    options["multi_range"] = " ".join(
+                        _range(*r) for r in hl.ranges)
+                ws.conditional_format(first_row, first_col, last_row_, last_col, options)
+            last_row = max(last_row, table.last_row)
+        breaks = [t.first_row for t in sheet.tables[1:]]
+        _setup_sheet(ws, template, last_row, breaks)
+        if sheet.protect:
+            ws.protect("", {"insert_rows": True, "delete_rows": True, "format_cells": True,
+                            "format_rows": True, "format_columns": True})
+    if extra_text_sheet:
+        name, lines = extra_text_sheet
+        ws = book.add_worksheet(name)
+        ws.set_column(0, 0, 110)
+        wrap = book.add_format({"font_name": template.styles["font"],
+                                "font_charset": template.styles["font_charset"], "text_wrap": True,
+                                "valign": "top", "font_size": 11})
+        heading = book.add_format({"font_name": template.styles["font"],
+                                   "font_charset": template.styles["font_charset"], "bold": True,
+                                   "font_size": 14})
+        for i, line in enumerate(lines):
+            if line.startswith("# "):
+                ws.write_string(i, 0, line[2:], heading)
+            else:
+                ws.write_string(i, 0, line, wrap)
+    lists = book.add_worksheet(v["list_sheet"])
+    for i, value_type in enumerate(template.value_types):
+        lists.write_string(i, 0, value_type)
+    lists.hide()
+    book.close()
+
+
+def _range(first_row, first_col, last_row, last_col) -> str:
+    from xlsxwriter.utility import xl_range
+    return xl_range(first_row, first_col, last_row, last_col)
