@@ -119,7 +119,7 @@ class _Planner:
 
     # -- parts of the table -------------------------------------------------------------
     def title(self):
-        ctx = {"year": self.p.year if self.p.year is not None else "    ",
+        ctx = {"year": self.p.year if self.p.year is not None else self.t.blank_year,
                "unit": self.p.unit or "", "amount_unit": self.p.amount_unit or "元"}
         last = self.t.ncols - 1
         self.put(0, self.t.title(**ctx), "title", last_col=last)
@@ -202,7 +202,8 @@ class _Planner:
                 refs = {field_name: ref(row, col)}
                 condition = rule.test.excel(refs)
                 self.mark(row, rule, condition, bool(rule.test.evaluate({field_name: value})))
-                self.plan.highlights.append(Highlight([(row, col, row, col)], condition, rule.severity))
+                if rule.paint:
+                    self.plan.highlights.append(Highlight([(row, col, row, col)], condition, rule.severity))
 
     def row_refs(self, row: int) -> dict:
         return {c.key: ref(row, c.col) for c in self.t.columns}
@@ -229,6 +230,8 @@ class _Planner:
                 names = [row_env(rows[r - start][2]).get("name") for r in range(first, last + 1)]
                 condition = rule.test.excel(refs)
                 self.mark(first, rule, condition, bool(rule.test.evaluate({"name[]": names})), level1=level1)
+                if not rule.paint:
+                    continue
                 cols = [self.t.col[k] for k in rule.blame]
                 self.plan.highlights.append(
                     Highlight([(first, c, last, c) for c in cols], condition, rule.severity))
@@ -238,7 +241,7 @@ class _Planner:
         if not rows:
             return
         for rule in RULES:
-            if rule.scope != "row" or rule.test is None:
+            if rule.scope != "row" or rule.test is None or not rule.paint:
                 continue
             runs: list[list[int]] = []
             for i, (level1, _, _) in enumerate(rows):

@@ -38,6 +38,7 @@ class Rule:
     blame: tuple[str, ...] = ()             # cells painted when the rule fires
     level1: str | None = None               # row rules: only under a 一级 containing this word
     field: str | None = None                # field rules: the header field tested
+    paint: bool = True                      # paint the blamed cells (not for "still empty")
     run: Callable[[Project, Template], Iterable["Finding"]] | None = None
 
     def applies(self, level1: str | None) -> bool:
@@ -71,14 +72,14 @@ def row_env(indicator: Indicator | None) -> dict:
 QUANT = one_of(TYPE, QUANTITATIVE)
 
 RULES: list[Rule] = [
-    Rule("P-HEAD-NAME", ERROR, "请填写项目名称。", "field", Not(IsFilled(Cell("name"))), field="name"),
+    Rule("P-HEAD-NAME", ERROR, "请填写项目名称。", "field", Not(IsFilled(Cell("name"))), field="name", paint=False),
     Rule("P-HEAD-BUDGET", ERROR, "年度本级预算金额应为大于 0 的数字。", "field",
-         Or(Not(IsNumber(Cell("budget"))), Cell("budget") <= 0), field="budget"),
-    Rule("P-HEAD-PERIOD", ERROR, "请填写项目支出实施期。", "field", Not(IsFilled(Cell("period"))), field="period"),
-    Rule("P-HEAD-GOAL", ERROR, "请填写本年度绩效目标。", "field", Not(IsFilled(Cell("goal"))), field="goal"),
-    Rule("P-HEAD-BASIS", WARNING, "请填写支出测算依据及说明。", "field", Not(IsFilled(Cell("basis"))), field="basis"),
+         Or(Not(IsNumber(Cell("budget"))), Cell("budget") <= 0), field="budget", paint=False),
+    Rule("P-HEAD-PERIOD", ERROR, "请填写项目支出实施期。", "field", Not(IsFilled(Cell("period"))), field="period", paint=False),
+    Rule("P-HEAD-GOAL", ERROR, "请填写本年度绩效目标。", "field", Not(IsFilled(Cell("goal"))), field="goal", paint=False),
+    Rule("P-HEAD-BASIS", WARNING, "请填写支出测算依据及说明。", "field", Not(IsFilled(Cell("basis"))), field="basis", paint=False),
     Rule("P-L1-EMPTY", ERROR, "一级指标「{level1}」下至少需要一个三级指标。", "group", Not(AnyFilled("name")),
-         blame=("name",)),
+         blame=("name",), paint=False),
     Rule("P-NAME-MISSING", ERROR, "已填指标值类型或指标值，请填写三级指标名称。", "row",
          And(Not(IsFilled(NAME)), Or(IsFilled(TYPE), IsFilled(VALUE))), blame=("name",)),
     Rule("P-TYPE-MISSING", ERROR, "请选择指标值类型（= ≥ ≤ > < 定性）。", "row",

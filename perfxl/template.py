@@ -79,6 +79,7 @@ class Template:
         self._unit_line = self._env.from_string(data["unit_line"])
         self._amount_unit_line = self._env.from_string(data["amount_unit_line"])
         self.instructions_name: str = data["instructions"]
+        self.blank_year: str = data.get("blank_year", "")
         self.widths = {col_index(k): float(v) for k, v in data["columns"].items()}
         self.ncols = max(self.widths) + 1
         self.unit_line_cols = col_span(data["unit_line_cols"])
