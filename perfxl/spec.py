@@ -142,17 +142,15 @@ class _SpecParser:
 
     # -- the spec -----------------------------------------------------------------------
     def parse(self, text: str) -> Spec:
-        self.loader = _Loader(text)
         try:
+            self.loader = _Loader(text)
             root = self.loader.get_single_node()
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             where = Location(self.path, mark.line + 1, mark.column + 1) if mark else self.path
             raise SpecError(f"YAML 语法错误：{exc.problem or exc.context}", where) from None
         except yaml.YAMLError as exc:
-            raise SpecError(f"YAML 错误：{exc}", self.path) from None
-        finally:
-            self.loader.dispose()
+            raise SpecError(f"YAML 错误：{' '.join(str(exc).split())}", self.path) from None
         if root is None:
             raise SpecError("文件为空；规格至少需要 projects: 列表", self.path)
         top = dict((k, (kn, vn)) for k, kn, vn in self.mapping(root, "规格文件"))

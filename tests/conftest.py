@@ -1,0 +1,27 @@
+"""Shared fixtures. LibreOffice tests skip where soffice is missing, except in CI (CI=true),
+where a missing LibreOffice fails them: CI must really run them."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+import lo
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "specs" / "example.yaml"
+
+
+@pytest.fixture
+def libreoffice():
+    if not lo.available():
+        if os.environ.get("CI"):
+            pytest.fail("LibreOffice (soffice) is required in CI but is not installed")
+        pytest.skip("LibreOffice (soffice) is not installed")
+    return lo
+
+
+@pytest.fixture
+def example_path() -> Path:
+    return EXAMPLE

@@ -1,0 +1,52 @@
+"""The command line as a user runs it: exit codes, one-line errors, no half-written output."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import openpyxl
+import pytest
+
+
+def perfxl(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "perfxl.cli", *map(str, args)], capture_output=True,
+                          text=True, cwd=cwd, timeout=120)
+
+
+def test_render_defaults_to_output_folder(tmp_path, example_path):
+    spec = tmp_path / "mine.yaml"
+    spec.write_text(example_path.read_text(encoding="utf-8"), encoding="utf-8")
+    result = perfxl("render", spec, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert openpyxl.load_workbook(tmp_path / "output" / "mine.xlsx").sheetnames[0] == "市属商贸企业遗留问题专项资金"
+
+
+def test_blank_command(tmp_path):
+    result = perfxl("blank", "-o", tmp_path / "b.xlsx", "--projects", 2, "--rows", 3, "--protect", "--year", 2027)
+    assert result.returncode == 0, result.stderr
+    book = openpyxl.load_workbook(tmp_path / "b.xlsx")
+    assert book.sheetnames[:2] == ["项目1", "项目2"] and book.worksheets[0].protection.sheet
+
+
+@pytest.mark.parametrize("content, expected", [
+    (None, "文件不存在"),
+    ("projects:\n  - name: a\n    indicators:\n      成本指标:\n        经济成本指标:\n          - {name: x, type: 大约}\n",
+     'bad.yaml:6:29: 指标值类型 "大约" 无效；可选 = ≥ ≤ > < 定性'),
+    ("projects: [\n", "YAML 语法错误"),
+    ("\x00\x01\x02binary", "YAML"),
+])
+def test_bad_input_is_one_line_exit_2_and_no_output(tmp_path, content, expected):
+    spec = tmp_path / "bad.yaml"
+    if content is not None:
+        spec.write_text(content, encoding="utf-8")
+    result = perfxl("render", spec, "-o", tmp_path / "out.xlsx")
+    assert result.returncode == 2
+    assert expected in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert not (tmp_path / "out.xlsx").exists()
+    assert [p.name for p in tmp_path.iterdir()] == (["bad.yaml"] if content is not None else [])
+
+
+def test_bad_arguments_exit_2(tmp_path):
+    result = perfxl("blank", "--rows", "0")
+    assert result.returncode == 2 and "Traceback" not in result.stderr

@@ -1,0 +1,117 @@
+"""The spec loader: aliases, defaults, the template skeleton, and one-line errors with positions."""
+from __future__ import annotations
+
+import pytest
+
+import perfxl
+from perfxl import SpecError, parse_spec
+from perfxl.rules import QUANTITATIVE
+from perfxl.template import load_template
+
+ONE = """\
+year: 2025
+unit: 测试单位
+projects:
+  - name: 项目甲
+    budget: 100
+    indicators:
+      成本指标:
+        经济成本指标:
+          - {{name: 资金投入率, type: {type}, value: 100, unit: "%"}}
+"""
+
+
+def first_type(text: str) -> str:
+    spec = parse_spec(text)
+    return next(spec.projects[0].rows())[2].type
+
+
+@pytest.mark.parametrize("typed, canonical", [
+    ("=", "="), ("'＝'", "="), ("'=='", "="), ("'>='", "≥"), ("≧", "≥"), ("'\\geq'", "≥"),
+    ("大于等于", "≥"), ("不低于", "≥"), ("'<='", "≤"), ("≦", "≤"), ("'\\leq'", "≤"),
+    ("小于等于", "≤"), ("不高于", "≤"), ("'>'", ">"), ("'<'", "<"), ("定性", "定性"), ("定性指标", "定性"),
+])
+def test_type_aliases_normalise(typed, canonical):
+    assert first_type(ONE.format(type=typed)) == canonical
+
+
+def test_unknown_type_is_one_line_error_with_position():
+    with pytest.raises(SpecError) as info:
+        parse_spec(ONE.format(type="大约"), "specs/x.yaml")
+    assert str(info.value) == 'specs/x.yaml:9:33: 指标值类型 "大约" 无效；可选 = ≥ ≤ > < 定性'
+
+
+def test_example_loads_both_reference_tables(example_path):
+    spec = perfxl.load_spec(example_path)
+    assert [p.name for p in spec.projects] == [
+        "市属商贸企业遗留问题专项资金", "株洲市跨境电商综试区线上综合服务平台及1210监管场所建设及维护"]
+    first = spec.projects[0]
+    assert (first.year, first.unit, first.amount_unit, first.budget) == (2025, "外经科公共专项", "元", 1800000)
+    assert sum(1 for _ in first.rows()) == 6
+    assert sum(1 for _ in spec.projects[1].rows()) == 8
+    assert spec.projects[1].indicators["产出指标"]["数量指标"][0].type == "≥"
+
+
+def test_missing_groups_come_from_the_skeleton_and_unknown_ones_follow():
+    spec = parse_spec("""
+projects:
+  - name: p
+    indicators:
+      自定义一级:
+        自定义二级: [{name: x, type: 定性, value: 好}]
+      满意度:
+        服务对象满意度: [{name: 满意度, type: ≥, value: 90, unit: "%"}]
+      产出指标:
+        其他产出: [{name: y, type: 定性, value: 是}]
+""")
+    tree = spec.projects[0].indicators
+    skeleton = load_template().skeleton
+    assert list(tree) == list(skeleton) + ["自定义一级"]
+    assert list(tree["产出指标"]) == skeleton["产出指标"] + ["其他产出"]
+    assert tree["成本指标"] == {"经济成本指标": [], "社会成本指标": [], "生态环境成本指标": []}
+
+
+def test_project_overrides_shared_fields():
+    spec = parse_spec("year: 2025\nunit: A\nprojects:\n  - {name: a}\n  - {name: b, year: 2026, unit: B, amount_unit: 万元}\n")
+    a, b = spec.projects
+    assert (a.year, a.unit, a.amount_unit) == (2025, "A", "元")
+    assert (b.year, b.unit, b.amount_unit) == (2026, "B", "万元")
+
+
+def test_quantitative_types_in_rules_match_the_template():
+    template = load_template()
+    assert list(QUANTITATIVE) == template.quantitative
+
+
+@pytest.mark.parametrize("text, message", [
+    ("projects:\n  - name: a\n    colour: red\n", 'x.yaml:3:5: 项目中未知的键 "colour"'),
+    ("projects:\n  - name: a\n    budget: 一百万\n", 'x.yaml:3:13: budget（年度本级预算金额）应为数字，不是 "一百万"'),
+    ("projects: [\n", "x.yaml:2:1: YAML 语法错误"),
+    ("- a\n- b\n", "x.yaml:1:1: 规格文件应为键值映射"),
+    ("", "x.yaml: 文件为空"),
+    ("year: 2025\n", "x.yaml:1:1: 缺少 projects"),
+    ("projects:\n  - name: a\n    amount_unit: 美元\n", 'x.yaml:3:18: 金额单位 "美元" 无效'),
+    ("projects:\n  - name: a\n    indicators:\n      成本指标:\n        经济成本指标:\n          - {type: =}\n",
+     "x.yaml:6:13: 指标缺少 name"),
+    ("projects:\n  - name: a\n    goal: " + "长" * 32768 + "\n", "x.yaml:3:11: goal有 32768 个字符，超过 Excel 单元格上限 32767"),
+])
+def test_bad_specs_fail_with_position(text, message):
+    with pytest.raises(SpecError) as info:
+        parse_spec(text, "x.yaml")
+    assert str(info.value).startswith(message)
+    assert "\n" not in str(info.value)
+
+
+def test_alias_bomb_is_refused_quickly():
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+    for i in range(1, 10):
+        bomb += f"{chr(97 + i)}: &{chr(97 + i)} [" + ", ".join([f"*{chr(96 + i)}"] * 10) + "]\n"
+    bomb += "projects:\n  - name: *j\n"
+    with pytest.raises(SpecError):
+        parse_spec(bomb, "bomb.yaml")
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(SpecError) as info:
+        perfxl.load_spec(tmp_path / "nope.yaml")
+    assert "文件不存在" in str(info.value)
