@@ -139,7 +139,7 @@ class IsFilled(Expr):
         return Trim(self.arg).evaluate(env) != ""
 
     def excel(self, refs):
-        return f"(LEN(TRIM({self.arg.excel(refs)}))>0)"
+        return f'TRIM({self.arg.excel(refs)})<>""'
 
 
 @dataclass(eq=False)
@@ -166,7 +166,8 @@ class Compare(Expr):
         return {"=": c == 0, "<>": c != 0, "<": c < 0, "<=": c <= 0, ">": c > 0, ">=": c >= 0}[self.op]
 
     def excel(self, refs):
-        return f"({self.left.excel(refs)}{self.op}{self.right.excel(refs)})"
+        # A comparison is only ever an argument of IF/AND/OR/NOT here, so it needs no parentheses.
+        return f"{self.left.excel(refs)}{self.op}{self.right.excel(refs)}"
 
 
 @dataclass(eq=False)
