@@ -5,7 +5,9 @@ The public API::
     spec = perfxl.load_spec("specs/example.yaml")   # YAML → model objects
     perfxl.render(spec, "out.xlsx")                 # model → formatted, checked workbook
     perfxl.blank("blank.xlsx", projects=3, rows=2)  # empty forms for offline filling
+    perfxl.check("specs/example.yaml")              # the reviewer's rules → list of Finding
 """
+from .check import check
 from .errors import Location, PerfxlError, SpecError, WorkbookError
 from .model import Indicator, Project, Spec
 from .render import blank, render
@@ -14,6 +16,6 @@ from .template import load_template
 
 __all__ = [
     "Indicator", "Location", "PerfxlError", "Project", "Spec", "SpecError", "WorkbookError",
-    "blank", "load_spec", "load_template", "parse_spec", "render",
+    "blank", "check", "load_spec", "load_template", "parse_spec", "render",
 ]
 __version__ = "0.1.0"

@@ -35,6 +35,21 @@ def cmd_blank(args) -> int:
     return EXIT_OK
 
 
+def cmd_check(args) -> int:
+    from .check import check, json_report, load_source, text_report
+    from .rules import ERROR
+
+    spec, notes = load_source(args.source)
+    findings = check(spec)
+    for note in notes:
+        print(f"perfxl: 注意：{note}", file=sys.stderr)
+    if args.format == "json":
+        print(json_report(findings))
+    else:
+        print("\n".join(text_report(findings, len(spec.projects))))
+    return EXIT_FINDINGS if any(f.severity == ERROR for f in findings) else EXIT_OK
+
+
 def _stem(path: str) -> str:
     from pathlib import Path
 
@@ -73,6 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--unit", help="填报单位")
     p.add_argument("--amount-unit", default="元", choices=("元", "万元"), help="金额单位")
     p.set_defaults(func=cmd_blank)
+
+    p = sub.add_parser("check", help="run the reviewer's rules on a spec or a filled workbook")
+    p.add_argument("source", help="a YAML spec or a workbook (.xlsx)")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="report format")
+    p.set_defaults(func=cmd_check)
     return parser
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from .model import Indicator, Project
 from .expr import quote
-from .rules import RULES, Rule, row_env
+from .rules import RULES, Outcome, field_outcomes, group_outcomes, row_env, row_outcomes
 from .template import Template, col_letter
 
 
@@ -172,7 +172,7 @@ class _Planner:
                     self.grow(self.row, value, column.col, column.col)
             self.plan.type_cells.append((self.row, t.col["type"]))
             self.plan.heights.setdefault(self.row, 22)
-            self.row_rule_marks(level1, env)
+            self.row_rule_marks(level1, item)
             self.row += 1
         self.merge_groups(rows, start)
         self.group_rule_marks(rows, start)
@@ -193,45 +193,32 @@ class _Planner:
                 run_start = i
 
     # -- live checks --------------------------------------------------------------------
-    def mark(self, row: int, rule: Rule, condition: str, fired: bool, **ctx):
-        self.marks.setdefault(row, []).append((condition, fired, rule.text(**ctx)))
+    def mark(self, row: int, condition: str, outcome: Outcome):
+        self.marks.setdefault(row, []).append((condition, outcome.fired, outcome.message))
 
     def field_rule_marks(self, field_name: str, row: int, col: int, value):
-        for rule in RULES:
-            if rule.scope == "field" and rule.field == field_name and rule.test is not None:
-                refs = {field_name: ref(row, col)}
-                condition = rule.test.excel(refs)
-                self.mark(row, rule, condition, bool(rule.test.evaluate({field_name: value})))
-                if rule.paint:
-                    self.plan.highlights.append(Highlight([(row, col, row, col)], condition, rule.severity))
+        for outcome in field_outcomes(field_name, value):
+            condition = outcome.rule.test.excel({field_name: ref(row, col)})
+            self.mark(row, condition, outcome)
+            if outcome.rule.paint:
+                self.plan.highlights.append(Highlight([(row, col, row, col)], condition, outcome.rule.severity))
 
     def row_refs(self, row: int) -> dict:
         return {c.key: ref(row, c.col) for c in self.t.columns}
 
-    def row_rule_marks(self, level1: str, env: dict):
+    def row_rule_marks(self, level1: str, item: Indicator | None):
         refs = self.row_refs(self.row)
-        for rule in RULES:
-            if rule.scope == "row" and rule.test is not None and rule.applies(level1):
-                self.mark(self.row, rule, rule.test.excel(refs), bool(rule.test.evaluate(env)))
+        for outcome in row_outcomes(level1, item):
+            self.mark(self.row, outcome.rule.test.excel(refs), outcome)
 
     def group_rule_marks(self, rows: list[Row], start: int):
-        spans: dict[str, list[int]] = {}
-        for i, (level1, _, _) in enumerate(rows):
-            spans.setdefault(level1, []).append(start + i)
         name_col = self.t.col["name"]
-        for rule in RULES:
-            if rule.scope != "group" or rule.test is None:
-                continue
-            for level1 in self.t.skeleton:
-                if level1 not in spans:
-                    continue
-                first, last = spans[level1][0], spans[level1][-1]
-                refs = {"name[]": f"{ref(first, name_col, True)}:{ref(last, name_col, True)}"}
-                names = [row_env(rows[r - start][2]).get("name") for r in range(first, last + 1)]
-                condition = rule.test.excel(refs)
-                self.mark(first, rule, condition, bool(rule.test.evaluate({"name[]": names})), level1=level1)
-                if not rule.paint:
-                    continue
+        for outcome in group_outcomes(self.t, rows):
+            first, last, rule = start + outcome.first, start + outcome.last, outcome.rule
+            refs = {"name[]": f"{ref(first, name_col, True)}:{ref(last, name_col, True)}"}
+            condition = rule.test.excel(refs)
+            self.mark(first, condition, outcome)
+            if rule.paint:
                 cols = [self.t.col[k] for k in rule.blame]
                 self.plan.highlights.append(
                     Highlight([(first, c, last, c) for c in cols], condition, rule.severity))

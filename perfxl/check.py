@@ -1,0 +1,140 @@
+"""`perfxl check`: every rule of rules.RULES over a spec or a filled workbook, as findings.
+
+The live rules are evaluated by the same functions the layout uses for a workbook's cached
+results (rules.field_outcomes, row_outcomes, group_outcomes), over the same rows
+(layout.indicator_rows): for every table, the findings of rules that carry a formula are exactly
+what the workbook's live check cells report. Python-only rules (scope "project") follow.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from .layout import indicator_rows
+from .model import Indicator, Project, Spec
+from .rules import (ERROR, RULES, WARNING, Finding, Rule, field_outcomes, group_outcomes,
+                    row_outcomes)
+from .template import Template, load_template
+
+SPEC_SUFFIXES = (".yaml", ".yml")
+WORKBOOK_MAGIC = (b"PK", b"\xd0\xcf\x11\xe0")     # zip (.xlsx/.ods), OLE (.xls, encrypted .xlsx)
+
+
+def check(source: Spec | str | os.PathLike) -> list[Finding]:
+    """All findings for a Spec, a spec file or a workbook file, table by table in table order."""
+    spec = source if isinstance(source, Spec) else load_source(source)[0]
+    template = load_template(spec.template)
+    return [f for project in spec.projects for f in check_project(project, template, spec.source)]
+
+
+def load_source(path: str | os.PathLike) -> tuple[Spec, list[str]]:
+    """A spec file or a workbook as a Spec, with the reader's notes (what it normalised)."""
+    path = os.fspath(path)
+    if _is_workbook(path):
+        from .reader import read
+
+        book = read(path)
+        return book.spec, [str(w) for w in book.warnings]
+    from .spec import load_spec
+
+    return load_spec(path), []
+
+
+def _is_workbook(path: str) -> bool:
+    if Path(path).suffix.lower() in SPEC_SUFFIXES:
+        return False
+    if Path(path).suffix.lower() in (".xlsx", ".xlsm", ".xls", ".ods"):
+        return True
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+    except OSError:
+        return False          # the spec loader says what is wrong with the path
+    return head.startswith(WORKBOOK_MAGIC)
+
+
+def check_project(project: Project, template: Template, source: str | None = None) -> list[Finding]:
+    """One table: header fields, the indicator block row by row, footer fields, then Python rules."""
+    out = _field_findings(project, template.header, source)
+    out += _block_findings(project, template, source)
+    out += _field_findings(project, template.footer, source)
+    for rule in RULES:
+        if rule.scope == "project" and rule.run is not None:
+            for p in rule.run(project, template):
+                out.append(_finding(rule, p.message, project, source, p.level1, p.level2, p.indicator, p.keys))
+    return out
+
+
+def _field_findings(project: Project, rows, source) -> list[Finding]:
+    out = []
+    for cells in rows:
+        for cell in cells:
+            if cell.field:
+                for o in field_outcomes(cell.field, getattr(project, cell.field)):
+                    if o.fired:
+                        out.append(_finding(o.rule, o.message, project, source, keys=(cell.field,)))
+    return out
+
+
+def _block_findings(project: Project, template: Template, source) -> list[Finding]:
+    """Row findings in row order; a group finding after those of its first row (as the marks)."""
+    rows = indicator_rows(project, template)
+    groups: dict[int, list] = {}
+    for g in group_outcomes(template, rows):
+        groups.setdefault(g.first, []).append(g)
+    out = []
+    for i, (level1, level2, item) in enumerate(rows):
+        for o in row_outcomes(level1, item):
+            if o.fired:
+                out.append(_finding(o.rule, o.message, project, source, level1, level2, item, o.rule.blame))
+        for g in groups.get(i, ()):
+            if g.fired:
+                out.append(_finding(g.rule, g.message, project, source, g.level1))
+    return out
+
+
+def _finding(rule: Rule, message: str, project: Project, source: str | None, level1: str | None = None,
+             level2: str | None = None, indicator: Indicator | None = None, keys=()) -> Finding:
+    where = locate(project, level1 or None, level2 or None, indicator, keys)
+    return Finding(rule.id, rule.severity, message, project.name, level1 or None, level2 or None,
+                   indicator.name if indicator is not None else None,
+                   str(where) if where is not None else source)
+
+
+def locate(project: Project, level1: str | None, level2: str | None, indicator: Indicator | None,
+           keys=()):
+    """The blamed field's location, else the indicator's, its 二级's, its 一级's, the project's."""
+    if indicator is not None:
+        places = [indicator.where.get(k) for k in (*keys, "name")]
+    else:
+        places = [project.where.get(k) for k in keys]
+    if level1 and level2:
+        places.append(project.where.get(f"l2:{level1}/{level2}"))
+    if level1:
+        places.append(project.where.get(f"l1:{level1}"))
+    places.append(project.where.get("project"))
+    return next((p for p in places if p is not None), None)
+
+
+# -- reports --------------------------------------------------------------------------------------
+def text_report(findings: list[Finding], tables: int) -> list[str]:
+    """Compiler-style lines, `where: severity RULE message（project › 一级 › 二级 › 三级）`, and a summary."""
+    lines = []
+    for f in findings:
+        context = " › ".join(x for x in (f.project, f.level1, f.level2, f.indicator) if x)
+        lines.append(f"{f.location or '-'}: {f.severity} {f.rule} {f.message}" + (f"（{context}）" if context else ""))
+    lines.append(summary(findings, tables))
+    return lines
+
+
+def summary(findings: list[Finding], tables: int) -> str:
+    errors = sum(f.severity == ERROR for f in findings)
+    warnings = sum(f.severity == WARNING for f in findings)
+    if not findings:
+        return f"检查 {tables} 张表：通过，未发现问题"
+    return f"检查 {tables} 张表：{errors} 个错误，{warnings} 个警告"
+
+
+def json_report(findings: list[Finding]) -> str:
+    return json.dumps({"findings": [f.to_dict() for f in findings]}, ensure_ascii=False, indent=1)
