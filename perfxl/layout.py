@@ -190,6 +190,8 @@ class _Planner:
                 cell = PlannedCell(start + run_start, col, text or None, "level",
                                    last_row=start + i - 1 if i - 1 > run_start else None)
                 self.plan.cells.append(cell)
+                if cell.last_row is None:
+                    self.grow(cell.row, text, col, col)
                 run_start = i
 
     # -- live checks --------------------------------------------------------------------

@@ -12,13 +12,17 @@ from dataclasses import dataclass
 
 import xlsxwriter
 
-from .layout import TablePlan
+from .layout import TablePlan, lines_needed
 from .template import Template
 
 FIXED_DATE = datetime.datetime(2000, 1, 1)
 CF_FORMATS = {"error": {"bg_color": "#FFC7CE", "font_color": "#9C0006"},
               "warning": {"bg_color": "#FFEB9C", "font_color": "#9C5700"}}
-PAPER = {"A4": 9, "A3": 8}
+# Excel paper code, and the short and long side in points.
+PAPER = {"A4": (9, 595, 842), "A3": (8, 842, 1191)}
+SHRINK_LIMIT = 0.7      # shrink a table to one page only down to this scale
+WIDTH_MARGIN = 1.1      # room for fonts a little wider than Excel's default
+MIN_SCALE = 40          # below this, a tall stacked table rather runs over two pages
 
 
 @dataclass
@@ -92,23 +96,52 @@ def _runs(cells: list[tuple[int, int]]) -> list[tuple[int, int, int]]:
     return [tuple(r) for r in runs]
 
 
-def _setup_sheet(ws, template: Template, last_row: int, breaks: list[int]):
+def _page_size(template: Template) -> tuple[float, float]:
+    """Printable width and height in points of the template's paper, orientation and margins."""
+    setup, m = template.print, template.print["margins"]
+    _, short, long = PAPER.get(setup["paper"], PAPER["A4"])
+    width, height = (long, short) if setup.get("landscape", True) else (short, long)
+    return width - 72 * (m["left"] + m["right"]), height - 72 * (m["top"] + m["bottom"])
+
+
+def _table_width(template: Template) -> float:
+    """Points: Excel shows a column of width w as 7w+5 pixels of the default 11 pt font."""
+    return sum((w * 7 + 5) * 0.75 for w in template.widths.values())
+
+
+def _print_fit(ws, template: Template, tables: list[TablePlan]):
+    """One page wide always; one page tall too where a mild shrink gets each table onto a page.
+
+    A single table uses fit-to-page. Excel ignores manual page breaks under fit-to-page, so
+    stacked tables (a page each, by page breaks) get one print scale, from the tallest table.
+    """
+    room_w, room_h = _page_size(template)
+    tallest = max(sum(t.heights.get(r, 15) for r in range(t.first_row, t.last_row + 1)) for t in tables)
+    if len(tables) == 1:
+        ws.fit_to_pages(1, 1 if room_h / tallest >= SHRINK_LIMIT else 0)
+        return
+    scale = min(1.0, room_h / tallest, room_w / (_table_width(template) * WIDTH_MARGIN))
+    ws.set_print_scale(max(int(scale * 100), MIN_SCALE))
+
+
+def _setup_sheet(ws, template: Template, tables: list[TablePlan]):
+    last_row = max(t.last_row for t in tables)
     for col, width in template.widths.items():
         ws.set_column(col, col, width)
     ws.set_column(template.mark_col, template.mark_col, template.checks["width"])
     ws.set_column(template.count_col, template.count_col, 4, None, {"hidden": True})
     setup = template.print
-    ws.set_paper(PAPER.get(setup["paper"], 9))
+    ws.set_paper(PAPER.get(setup["paper"], PAPER["A4"])[0])
     if setup.get("landscape", True):
         ws.set_landscape()
-    ws.fit_to_pages(1, 0)
+    _print_fit(ws, template, tables)
     ws.center_horizontally()
     m = setup["margins"]
     ws.set_margins(left=m["left"], right=m["right"], top=m["top"], bottom=m["bottom"])
     ws.set_footer("&C" + setup["footer"])
     ws.print_area(0, 0, last_row, template.ncols - 1)
-    if breaks:
-        ws.set_h_pagebreaks(breaks)
+    if len(tables) > 1:
+        ws.set_h_pagebreaks([t.first_row for t in tables[1:]])
 
 
 def write_workbook(path: str | os.PathLike, template: Template, sheets: list[SheetPlan],
@@ -136,7 +169,6 @@ def _write(path: str, template: Template, sheets: list[SheetPlan], extra_text_sh
     v = template.validation
     for sheet in sheets:
         ws = book.add_worksheet(sheet.name)
-        last_row = 0
         for table in sheet.tables:
             for cell in table.cells:
                 _write_cell(ws, cell, fmt[cell.style])
@@ -151,15 +183,13 @@ def _write(path: str, template: Template, sheets: list[SheetPlan], extra_text_sh
                     "error_type": "stop", "ignore_blank": True,
                 })
             for hl in table.highlights:
-                first_row, first_col, last_row_, last_col = hl.ranges[0]
+                first_row, first_col, last_row, last_col = hl.ranges[0]
                 options = {"type": "formula", "criteria": "=" + hl.formula, "format": fmt["cf:" + hl.severity]}
                 if len(hl.ranges) > 1:
                     options["multi_range"] = " ".join(
                         _range(*r) for r in hl.ranges)
-                ws.conditional_format(first_row, first_col, last_row_, last_col, options)
-            last_row = max(last_row, table.last_row)
-        breaks = [t.first_row for t in sheet.tables[1:]]
-        _setup_sheet(ws, template, last_row, breaks)
+                ws.conditional_format(first_row, first_col, last_row, last_col, options)
+        _setup_sheet(ws, template, sheet.tables)
         if sheet.protect:
             ws.protect("", {"insert_rows": True, "delete_rows": True, "format_cells": True,
                             "format_rows": True, "format_columns": True})
@@ -176,8 +206,12 @@ def _write(path: str, template: Template, sheets: list[SheetPlan], extra_text_sh
         for i, line in enumerate(lines):
             if line.startswith("# "):
                 ws.write_string(i, 0, line[2:], heading)
+                ws.set_row(i, 24)
             else:
                 ws.write_string(i, 0, line, wrap)
+                ws.set_row(i, lines_needed(line, 110) * template.styles["line_height"] + 3)
+        ws.set_paper(PAPER.get(template.print["paper"], PAPER["A4"])[0])
+        ws.fit_to_pages(1, 0)
     lists = book.add_worksheet(v["list_sheet"])
     for i, value_type in enumerate(template.value_types):
         lists.write_string(i, 0, value_type)

@@ -113,10 +113,18 @@ def test_cjk_font_and_print_setup(formulas):
     assert ws["A1"].font.b and ws["A1"].font.sz == 18
     assert ws.page_setup.orientation == "landscape" and ws.page_setup.paperSize == 9
     assert ws.sheet_properties.pageSetUpPr.fitToPage
-    assert (ws.page_setup.fitToWidth or 1, ws.page_setup.fitToHeight) == (1, 0)   # 1 is the default
+    assert (ws.page_setup.fitToWidth or 1, ws.page_setup.fitToHeight or 1) == (1, 1)   # 1 is the default
     assert ws.print_area == "'市属商贸企业遗留问题专项资金'!$A$1:$I$18"
     assert ws.oddFooter.center.text == "第 &P 页 共 &N 页"
     assert ws.column_dimensions["K"].hidden
+
+
+def test_a_very_tall_table_fits_one_page_wide_but_not_tall(tmp_path):
+    rows = ", ".join(f"{{name: 指标{i}, type: 定性, value: 是}}" for i in range(80))
+    spec = parse_spec(f"projects:\n  - name: a\n    indicators:\n      产出指标:\n        数量指标: [{rows}]\n")
+    ws = openpyxl.load_workbook(perfxl.render(spec, tmp_path / "tall.xlsx")).worksheets[0]
+    assert ws.sheet_properties.pageSetUpPr.fitToPage
+    assert (ws.page_setup.fitToWidth or 1, ws.page_setup.fitToHeight) == (1, 0)
 
 
 def test_long_text_gets_taller_rows(tmp_path):
@@ -177,6 +185,8 @@ def test_one_sheet_stacks_tables_with_page_breaks(tmp_path, example_path):
     titles = [c.row for c in ws["A"] if c.value == "2025年项目支出绩效目标表"]
     assert titles == [1, 21]
     assert [b.id for b in ws.row_breaks.brk] == [20]
+    # Excel ignores page breaks under fit-to-page, so stacked tables get a print scale instead
+    assert not ws.sheet_properties.pageSetUpPr.fitToPage and 40 <= ws.page_setup.scale < 100
     assert ws.print_area == "'外经科公共专项'!$A$1:$I$39"
     assert {"A27:A38", "A7:A17"} <= merges(ws)
 

@@ -103,3 +103,11 @@ def test_each_table_prints_on_one_page(tmp_path, libreoffice, example_path):
         pdf = libreoffice.convert(book, "pdf", tmp_path / "pdf").read_bytes()
         pages = re.findall(rb"/Type\s*/Page\b(?!s)", pdf)
         assert len(pages) == 2, f"one_sheet={one_sheet}: {len(pages)} pages"
+
+
+def test_blank_forms_print_a_page_per_table(tmp_path, libreoffice):
+    for one_sheet in (False, True):
+        book = perfxl.blank(tmp_path / f"b{one_sheet}.xlsx", projects=2, rows=2, one_sheet=one_sheet)
+        pdf = libreoffice.convert(book, "pdf", tmp_path / "pdf").read_bytes()
+        pages = re.findall(rb"/Type\s*/Page\b(?!s)", pdf)
+        assert len(pages) == 3, f"one_sheet={one_sheet}: {len(pages)} pages (2 tables + 填表说明)"
