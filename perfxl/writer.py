@@ -154,11 +154,18 @@ def write_workbook(path: str | os.PathLike, template: Template, sheets: list[She
     os.close(fd)
     try:
         _write(tmp, template, sheets, extra_text_sheet)
+        os.chmod(tmp, 0o666 & ~_umask())      # mkstemp makes it private; give it the usual mode
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _write(path: str, template: Template, sheets: list[SheetPlan], extra_text_sheet):

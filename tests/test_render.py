@@ -209,3 +209,12 @@ def test_xml_is_stable_and_small(example_book):
     with zipfile.ZipFile(example_book) as z:
         core = z.read("docProps/core.xml").decode()
     assert "2000-01-01T00:00:00Z" in core
+
+
+def test_output_gets_the_usual_file_mode(tmp_path, example_path):
+    old = os.umask(0o022)
+    try:
+        out = perfxl.render(example_path, tmp_path / "mode.xlsx")
+    finally:
+        os.umask(old)
+    assert out.stat().st_mode & 0o777 == 0o644
