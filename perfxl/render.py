@@ -5,23 +5,24 @@ import os
 import re
 from pathlib import Path
 
-from .layout import TablePlan, plan_table
+from .layout import TablePlan, blank_project, plan_table
 from .model import Project, Spec
 from .spec import load_spec
-from .template import DEFAULT_TEMPLATE, load_template
+from .template import DEFAULT_TEMPLATE, Template, load_template
 from .writer import SheetPlan, write_workbook
 
 TABLE_GAP = 2            # blank rows between stacked tables
-INSTRUCTIONS_SHEET = "填表说明"
 
 
-def sheet_names(titles: list[str | None], reserved: tuple[str, ...] = ()) -> list[str]:
+def sheet_names(titles: list[str | None], reserved: tuple[str, ...] = (),
+                template: Template | None = None) -> list[str]:
     """Legal, unique (case-insensitively), at most 31 characters; empty titles become 项目N."""
+    template = template or load_template()
     used = {r.lower() for r in reserved}
     out = []
     for i, title in enumerate(titles, 1):
         base = re.sub(r"[\[\]:*?/\\\x00-\x1f]", "", title or "").strip().strip("'").strip()
-        base = base or f"项目{i}"
+        base = base or template.project_sheet(i)
         name, n = base[:31], 1
         while name.lower() in used or name.lower() == "history":
             n += 1
@@ -55,9 +56,9 @@ def render(spec: Spec | str | os.PathLike, out: str | os.PathLike | None = None,
     lists = template.validation["list_sheet"]
     if one_sheet:
         title = spec.projects[0].unit or template.form
-        sheets = [SheetPlan(sheet_names([title], (lists,))[0], _stack(template, spec.projects))]
+        sheets = [SheetPlan(sheet_names([title], (lists,), template)[0], _stack(template, spec.projects))]
     else:
-        names = sheet_names([p.name for p in spec.projects], (lists,))
+        names = sheet_names([p.name for p in spec.projects], (lists,), template)
         sheets = [SheetPlan(n, [plan_table(template, p)]) for n, p in zip(names, spec.projects)]
     write_workbook(out, template, sheets)
     return Path(out)
@@ -70,18 +71,18 @@ def blank(out: str | os.PathLike, *, projects: int = 1, rows: int = 1, protect: 
     if projects < 1 or rows < 1:
         raise ValueError("projects and rows must be at least 1")
     form = load_template(template)
-    from .layout import blank_project
+
     def empty() -> Project:
         p = blank_project(form)
         p.year, p.unit, p.amount_unit = year, unit, amount_unit
         return p
-    lists = form.validation["list_sheet"]
+    reserved = (form.validation["list_sheet"], form.instructions_sheet)
     if one_sheet:
-        sheets = [SheetPlan(sheet_names([form.form], (lists, INSTRUCTIONS_SHEET))[0],
+        sheets = [SheetPlan(sheet_names([form.form], reserved, form)[0],
                             _stack(form, [empty() for _ in range(projects)], rows), protect)]
     else:
-        names = sheet_names([f"项目{i}" for i in range(1, projects + 1)], (lists, INSTRUCTIONS_SHEET))
+        names = sheet_names([form.project_sheet(i) for i in range(1, projects + 1)], reserved, form)
         sheets = [SheetPlan(n, [plan_table(form, empty(), 0, rows)], protect) for n in names]
     text = form.instructions(projects=projects, rows=rows, amount_unit=amount_unit)
-    write_workbook(out, form, sheets, (INSTRUCTIONS_SHEET, text.strip("\n").split("\n")))
+    write_workbook(out, form, sheets, (form.instructions_sheet, text.strip("\n").split("\n")))
     return Path(out)

@@ -80,6 +80,8 @@ class Template:
         self._amount_unit_line = self._env.from_string(data["amount_unit_line"])
         self.instructions_name: str = data["instructions"]
         self.blank_year: str = data.get("blank_year", "")
+        self.instructions_sheet: str = data["instructions_sheet"]
+        self._project_sheet = self._env.from_string(data["project_sheet"])
         self.widths = {col_index(k): float(v) for k, v in data["columns"].items()}
         self.ncols = max(self.widths) + 1
         self.unit_line_cols = col_span(data["unit_line_cols"])
@@ -128,6 +130,9 @@ class Template:
 
     def amount_unit_line(self, **ctx) -> str:
         return self._amount_unit_line.render(**ctx)
+
+    def project_sheet(self, n: int) -> str:
+        return self._project_sheet.render(n=n)
 
     def instructions(self, **ctx) -> str:
         return self._env.get_template(self.instructions_name).render(template=self, **ctx)
