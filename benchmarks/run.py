@@ -1,0 +1,307 @@
+"""Speed at scale (issue 5): perfxl beside the raw libraries doing the same work, in one run.
+
+    python benchmarks/run.py [--sizes 100,1000,10000] [--files 500] [--repeat 3] [--workdir DIR]
+
+For each size N it generates N seed-like tables (the two tables of specs/example.yaml, varied:
+other names, budgets and values, an extra indicator in every third table, a 满意度 error in every
+tenth) and measures, each in a fresh child process (time of the work only; peak memory is the
+child's ru_maxrss, so every number is independent of the others):
+
+- render: `perfxl.render(spec, out)` (one sheet per table, as `perfxl render`) beside
+  `raw_xlsxwriter.write`, a plain XlsxWriter script writing the same cells, merges, heights,
+  dropdowns, conditional formats and formulas, taken from perfxl's own layout plans;
+- read: `perfxl.read` of that workbook beside a plain python-calamine read (values and merged
+  ranges of every sheet) and openpyxl's normal load (sizes up to 1,000 only: it is slow);
+- collect: `perfxl.collect` over --files single-project workbooks with 1 and 2 processes, beside
+  `perfxl.read` of them one by one in a loop.
+
+Times are the minimum of --repeat runs (one run for sizes above 1,000), runs interleaved so that
+load from other processes hits both sides alike; ratios are what the targets are about. Prints a
+Markdown table. Generated files go to a temporary directory (or --workdir) and are removed.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import perfxl
+from perfxl.layout import plan_table
+from perfxl.model import Indicator, Project, Spec
+from perfxl.render import sheet_names
+from perfxl.template import load_template
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ROOT / "specs" / "example.yaml"
+OPENPYXL_MAX = 1000
+REPEAT_MAX_SIZE = 1000
+
+
+# -- the generated specs ----------------------------------------------------------------------
+def make_spec(n: int) -> Spec:
+    """N tables varied from the seed tables, the same for the same N."""
+    seed = perfxl.load_spec(SEED)
+    rng = random.Random(n)
+    projects = [vary(seed.projects[i % len(seed.projects)], i, rng) for i in range(n)]
+    return Spec(projects, seed.template)
+
+
+def vary(p: Project, i: int, rng: random.Random) -> Project:
+    tree = {l1: {l2: [vary_indicator(x, rng) for x in items] for l2, items in groups.items()}
+            for l1, groups in p.indicators.items()}
+    if i % 3 == 0:
+        tree["产出指标"]["数量指标"].append(Indicator(f"新增服务企业{i}", "≥", rng.randint(1, 500), unit="家"))
+    if i % 10 == 0:
+        tree["满意度"]["服务对象满意度"][0].type = "≤"
+    return Project(name=f"{i + 1}号{p.name}", category=p.category, budget=round(p.budget * rng.uniform(0.5, 2), 2),
+                   period=p.period, goal=p.goal, basis=p.basis, year=p.year, unit=p.unit,
+                   amount_unit=p.amount_unit, indicators=tree)
+
+
+def vary_indicator(x: Indicator, rng: random.Random) -> Indicator:
+    value = x.value
+    if isinstance(value, (int, float)) and x.unit != "%":
+        value = max(1, round(value * rng.uniform(0.5, 1.5)))
+    return Indicator(x.name, x.type, value, x.content, x.unit, x.note)
+
+
+# -- the raw script's input, from perfxl's plans ----------------------------------------------
+def plan_ops(spec: Spec) -> dict:
+    """What the raw XlsxWriter script writes: perfxl's plans as plain tuples (as render lays out)."""
+    template = load_template(spec.template)
+    lists = template.validation["list_sheet"]
+    names = sheet_names([p.name for p in spec.projects], (lists,))
+    validation = {k: template.validation[k] for k in ("input_title", "input_message", "error_title", "error_message")}
+    return {"sheets": [sheet_ops(name, plan_table(template, p)) for name, p in zip(names, spec.projects)],
+            "list_sheet": lists, "value_types": template.value_types, "widths": template.widths,
+            "validation": {**validation, "error_type": "stop", "ignore_blank": True}}
+
+
+def column_runs(cells: list[tuple[int, int]]) -> list[tuple[int, int, int]]:
+    """(first_row, col, last_row) of each run of vertically adjacent cells."""
+    runs: list[list[int]] = []
+    for row, col in sorted(cells, key=lambda rc: (rc[1], rc[0])):
+        if runs and runs[-1][1] == col and runs[-1][2] == row - 1:
+            runs[-1][2] = row
+        else:
+            runs.append([row, col, row])
+    return [tuple(r) for r in runs]
+
+
+def sheet_ops(name: str, plan) -> dict:
+    sheet = {"name": name, "last_row": plan.last_row, "strings": [], "numbers": [], "blanks": [],
+             "formulas": [], "merges": [], "heights": sorted(plan.heights.items()),
+             "validations": column_runs(plan.type_cells), "cfs": []}
+    for c in plan.cells:
+        value = None if c.value == "" else c.value
+        if c.formula is not None:
+            sheet["formulas"].append((c.row, c.col, "=" + c.formula, c.style, c.value))
+        elif c.merged:
+            sheet["merges"].append((c.row, c.col, c.last_row or c.row, c.last_col or c.col, value, c.style))
+        elif value is None:
+            sheet["blanks"].append((c.row, c.col, c.style))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            sheet["numbers"].append((c.row, c.col, value, c.style))
+        else:
+            sheet["strings"].append((c.row, c.col, str(value), c.style))
+    for h in plan.highlights:
+        from xlsxwriter.utility import xl_range
+
+        multi = " ".join(xl_range(*r) for r in h.ranges) if len(h.ranges) > 1 else None
+        sheet["cfs"].append((*h.ranges[0], "=" + h.formula, h.severity, multi))
+    return sheet
+
+
+# -- measurements, each in a child ------------------------------------------------------------
+def child(kind: str, size: int, workdir: Path) -> float:
+    """Run one measurement in this process; returns the seconds of the work itself."""
+    if kind == "render":
+        spec = make_spec(size)
+        start = time.perf_counter()
+        perfxl.render(spec, workdir / f"perfxl-{size}.xlsx")
+    elif kind == "raw-render":
+        import raw_xlsxwriter
+
+        ops = pickle.loads((workdir / f"ops-{size}.pickle").read_bytes())
+        start = time.perf_counter()
+        raw_xlsxwriter.write(ops, str(workdir / f"raw-{size}.xlsx"))
+    elif kind == "read":
+        start = time.perf_counter()
+        perfxl.read(workdir / f"perfxl-{size}.xlsx")
+    elif kind == "raw-read":
+        start = time.perf_counter()
+        raw_read(workdir / f"perfxl-{size}.xlsx")
+    elif kind == "openpyxl":
+        import openpyxl
+
+        start = time.perf_counter()
+        openpyxl.load_workbook(workdir / f"perfxl-{size}.xlsx")
+    elif kind == "one-by-one":
+        paths = sorted((workdir / "files").glob("*.xlsx"))
+        start = time.perf_counter()
+        for path in paths:
+            perfxl.read(path)
+    elif kind.startswith("collect-"):
+        start = time.perf_counter()
+        perfxl.collect([workdir / "files"], jobs=int(kind.split("-")[1]))
+    else:
+        raise SystemExit(f"unknown measurement {kind}")
+    return time.perf_counter() - start
+
+
+def raw_read(path: Path) -> list:
+    """python-calamine alone: every sheet's values and merged ranges."""
+    from python_calamine import CalamineWorkbook
+
+    book = CalamineWorkbook.from_path(str(path))
+    out = []
+    for name in book.sheet_names:
+        sheet = book.get_sheet_by_name(name)
+        out.append((sheet.to_python(), sheet.merged_cell_ranges))
+    return out
+
+
+def measure(kind: str, size: int, workdir: Path) -> tuple[float, float] | None:
+    """(seconds, peak MB) of one run in a fresh child; None when the child fails."""
+    cmd = [sys.executable, __file__, "--child", kind, "--sizes", str(size), "--workdir", str(workdir)]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        print(f"  {kind} {size}: failed: {result.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
+        return None
+    data = json.loads(result.stdout.strip().splitlines()[-1])
+    return data["seconds"], data["peak_mb"]
+
+
+def best(kinds: list[str], size: int, workdir: Path, repeat: int) -> dict:
+    """Each kind `repeat` times, interleaved; the fastest run of each (and its peak memory)."""
+    runs: dict[str, list] = {k: [] for k in kinds}
+    for _ in range(repeat):
+        for kind in kinds:
+            got = measure(kind, size, workdir)
+            if got is not None:
+                runs[kind].append(got)
+            print(f"  {kind:<10} {size:>6}: {got[0] if got else float('nan'):8.2f} s", file=sys.stderr)
+    return {k: min(v) for k, v in runs.items() if v}
+
+
+# -- the report -------------------------------------------------------------------------------
+def ratio(a: dict, b: dict, x: str, y: str) -> str:
+    return f"{a[x][0] / b[y][0]:.2f}×" if x in a and y in b else "–"
+
+
+def cell(results: dict, kind: str) -> str:
+    if kind not in results:
+        return "–"
+    seconds, mb = results[kind]
+    return f"{seconds:.2f} s, {mb:.0f} MB"
+
+
+def render_rows(sizes: list[int], found: dict) -> list[str]:
+    rows = ["| tables | perfxl render | raw XlsxWriter | perfxl ÷ raw | perfxl read | raw calamine "
+            "| read ÷ calamine | openpyxl load | openpyxl ÷ read |",
+            "| ---: | --- | --- | ---: | --- | --- | ---: | --- | ---: |"]
+    for n in sizes:
+        r = found[n]
+        rows.append(f"| {n:,} | {cell(r, 'render')} | {cell(r, 'raw-render')} | {ratio(r, r, 'render', 'raw-render')} "
+                    f"| {cell(r, 'read')} | {cell(r, 'raw-read')} | {ratio(r, r, 'read', 'raw-read')} "
+                    f"| {cell(r, 'openpyxl')} | {ratio(r, r, 'openpyxl', 'read')} |")
+    return rows
+
+
+def scaling_rows(sizes: list[int], found: dict) -> list[str]:
+    rows = []
+    for small, big in zip(sizes, sizes[1:]):
+        for kind in ("render", "raw-render", "read"):
+            if kind in found[small] and kind in found[big]:
+                rows.append(f"- {kind}: {big:,} tables take {found[big][kind][0] / found[small][kind][0]:.1f}× "
+                            f"the time of {small:,} ({big // small}× the tables)")
+    return rows
+
+
+def collect_rows(files: int, r: dict) -> list[str]:
+    return [f"| {files} single-table files | time, peak MB (largest process) |", "| --- | --- |",
+            f"| `perfxl.read` one by one | {cell(r, 'one-by-one')} |",
+            f"| `perfxl.collect`, 1 process | {cell(r, 'collect-1')} |",
+            f"| `perfxl.collect`, 2 processes | {cell(r, 'collect-2')} |",
+            "", f"collect 1 ÷ 2 processes: {ratio(r, r, 'collect-1', 'collect-2')}; "
+                f"one by one ÷ collect 2: {ratio(r, r, 'one-by-one', 'collect-2')}"]
+
+
+# -- setup ------------------------------------------------------------------------------------
+def prepare(size: int, workdir: Path) -> None:
+    (workdir / f"ops-{size}.pickle").write_bytes(pickle.dumps(plan_ops(make_spec(size)), protocol=5))
+
+
+def prepare_files(count: int, workdir: Path) -> None:
+    folder = workdir / "files"
+    folder.mkdir(exist_ok=True)
+    spec = make_spec(count)
+    for i, project in enumerate(spec.projects):
+        perfxl.render(Spec([project], spec.template), folder / f"{i + 1:05d}.xlsx")
+
+
+def run(sizes: list[int], files: int, repeat: int, workdir: Path) -> None:
+    can_read, can_collect = hasattr(perfxl, "read"), hasattr(perfxl, "collect")
+    found = {}
+    for size in sizes:
+        prepare(size, workdir)
+        n = repeat if size <= REPEAT_MAX_SIZE else 1
+        found[size] = best(["render", "raw-render"], size, workdir, n)
+        kinds = (["read"] if can_read else []) + ["raw-read"] + (["openpyxl"] if size <= OPENPYXL_MAX else [])
+        found[size].update(best(kinds, size, workdir, n))
+        for name in (f"ops-{size}.pickle", f"perfxl-{size}.xlsx", f"raw-{size}.xlsx"):
+            (workdir / name).unlink(missing_ok=True)
+    collected = {}
+    if can_collect and files:
+        prepare_files(files, workdir)
+        collected = best(["one-by-one", "collect-1", "collect-2"], files, workdir, repeat)
+    report(sizes, files, found, collected, repeat)
+
+
+def report(sizes, files, found, collected, repeat) -> None:
+    print(f"\n`python benchmarks/run.py --sizes {','.join(map(str, sizes))} --files {files} --repeat {repeat}`, "
+          f"{os.cpu_count()} cores, Python {sys.version.split()[0]}; best of {repeat} "
+          f"(1 above {REPEAT_MAX_SIZE:,} tables); memory: peak RSS of the measuring process\n")
+    print("\n".join(render_rows(sizes, found)))
+    print()
+    print("\n".join(scaling_rows(sizes, found)))
+    if collected:
+        print()
+        print("\n".join(collect_rows(files, collected)))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="100,1000,10000", help="numbers of tables, comma separated")
+    parser.add_argument("--files", type=int, default=500, help="single-table workbooks for collect (0: skip)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (sizes up to 1,000)")
+    parser.add_argument("--workdir", help="where generated files go (default: a temporary directory)")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    if args.child:
+        seconds = child(args.child, sizes[0], Path(args.workdir))
+        own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        print(json.dumps({"seconds": seconds, "peak_mb": max(own, workers) / 1024}))
+        return
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="perfxl-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        run(sizes, args.files, args.repeat, workdir)
+    finally:
+        if not args.workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
