@@ -1,0 +1,842 @@
+"""The reverse reader: a filled workbook (.xlsx/.xlsm/.xls/.ods) back to a Spec, with warnings.
+
+This is the only module that opens input workbooks. python-calamine reads the cell values of
+every visible sheet; tables are then found by the template's labels and aliases, never by fixed
+coordinates. For .xlsx the raw sheet XML is scanned once (regular expressions on bytes, no XML
+tree) for the two things calamine cannot tell: formulas without a cached value and error cells,
+and, when styles.xml has a percentage format at all, which cells carry it. For .ods the content
+is walked only when it has percentage cells. Percentage formats in .xls are not detected.
+
+Every normalisation of what a person typed ("95%", "1,500", ">=", stray spaces and line breaks)
+becomes a ReadWarning naming book!sheet!cell. Decisions for input a spec cannot hold:
+an unknown 指标值类型 or a budget that is not a number is left out (type/budget None) with a
+warning quoting it; a data row without a 三级 name is kept with name "" and a warning, so that
+`perfxl check` reports it (its YAML fails to load until the name is filled in).
+"""
+from __future__ import annotations
+
+import datetime
+import gc
+import operator
+import os
+import re
+import unicodedata
+import zipfile
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import python_calamine
+from defusedxml import ElementTree
+
+from .errors import Location, WorkbookError
+from .model import INDICATOR_KEYS, Indicator, Project, Spec
+from .spec import AMOUNT_UNITS, complete_tree, normalise_number
+from .template import DEFAULT_TEMPLATE, Template, col_letter, label_key, load_template
+
+MAIN_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+PKG_REL_NS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+ODS_MIME = b"application/vnd.oasis.opendocument.spreadsheet"
+PERCENT_BUILTIN = {9, 10}
+NUMBER = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[+-]?\.\d+")
+GLUED = re.compile(r"(?P<number>[+-]?[\d,.]+)\s*(?P<unit>[^\d\s.,+-][^\d]{0,7})")
+LINE_BREAKS = re.compile(r"\s*[\r\n]+\s*")
+
+
+@dataclass(frozen=True)
+class ReadWarning:
+    """Something the reader normalised or could not use, and where."""
+
+    location: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.message}"
+
+    def to_dict(self) -> dict:
+        return {"location": self.location, "message": self.message}
+
+
+@dataclass
+class ReadResult:
+    spec: Spec
+    warnings: list[ReadWarning] = field(default_factory=list)
+
+
+def read(path: str | os.PathLike, template: str = DEFAULT_TEMPLATE) -> ReadResult:
+    """Read every project table on every visible sheet of a workbook back into a Spec."""
+    path = os.fspath(path)
+    form = load_template(template)
+    book = _open(path)
+    labels = _Labels(form)
+    warnings: list[ReadWarning] = []
+    projects: list[Project] = []
+    collecting = gc.isenabled()
+    gc.disable()            # millions of small objects, no cycles: collections only cost time
+    try:
+        for name in book.visible_sheets():
+            sheet = _Sheet(path, name, book.rows(name), book.extras(name), labels, warnings)
+            projects.extend(sheet.tables())
+    finally:
+        if collecting:
+            gc.enable()
+    if not projects:
+        raise WorkbookError(_nothing_found(form), path)
+    return ReadResult(Spec(projects, template, path), warnings)
+
+
+def parse_number(text: str) -> int | float | None:
+    """'95' → 95, '1,500' → 1500, '３,０００.００' → 3000; None when the text is not a number."""
+    text = unicodedata.normalize("NFKC", text).replace("，", ",").strip()
+    if not NUMBER.fullmatch(text):
+        return None
+    return normalise_number(float(text.replace(",", "")))
+
+
+def _nothing_found(form: Template) -> str:
+    block = "、".join((form.block_label, *form.block_aliases))
+    columns = "、".join(c.label for c in form.columns)
+    return f"没有找到项目表：在可见工作表中查找了「{block}」所在的表头行（{columns}）"
+
+
+# -- the workbook file ------------------------------------------------------------------------
+@dataclass
+class _Extras:
+    """What calamine cannot tell about a sheet: cells without a usable value, percent cells."""
+
+    unusable: dict[tuple[int, int], str] = field(default_factory=dict)
+    percent: set[tuple[int, int]] = field(default_factory=set)
+
+
+class _Book:
+    def __init__(self, path: str, calamine, kind: str):
+        self.path = path
+        self.calamine = calamine
+        self.kind = kind
+        self._xlsx: _XlsxParts | None = None
+        self._ods: dict[str, set] | None = None
+
+    def visible_sheets(self) -> list[str]:
+        return [m.name for m in self.calamine.sheets_metadata
+                if m.visible == python_calamine.SheetVisibleEnum.Visible
+                and m.typ == python_calamine.SheetTypeEnum.WorkSheet]
+
+    def rows(self, name: str) -> list[list]:
+        try:
+            return self.calamine.get_sheet_by_name(name).to_python(skip_empty_area=False)
+        except python_calamine.CalamineError as exc:
+            raise WorkbookError(f"无法读取工作表：{_one_line(exc)}", Location(self.path, sheet=name)) from None
+
+    def extras(self, name: str) -> _Extras:
+        if self.kind == "xlsx":
+            if self._xlsx is None:
+                self._xlsx = _XlsxParts(self.path)
+            return self._xlsx.extras(name)
+        if self.kind == "ods":
+            if self._ods is None:
+                self._ods = _ods_percent_cells(self.path)
+            return _Extras(percent=self._ods.get(name, set()))
+        return _Extras()
+
+
+def _open(path: str) -> _Book:
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+    except FileNotFoundError:
+        raise WorkbookError("文件不存在", path) from None
+    except IsADirectoryError:
+        raise WorkbookError("这是一个目录，不是工作簿", path) from None
+    except OSError as exc:
+        raise WorkbookError(f"无法读取：{exc.strerror}", path) from None
+    if head.startswith(b"PK\x03\x04"):
+        kind = "ods" if _is_ods(path) else "xlsx"
+    elif head.startswith(b"\xd0\xcf\x11\xe0"):
+        kind = "xls"
+    else:
+        raise WorkbookError("不是 Excel（.xlsx/.xlsm/.xls）或 ODS 工作簿", path)
+    try:
+        book = python_calamine.CalamineWorkbook.from_path(path)
+    except python_calamine.CalamineError as exc:
+        hint = "（可能已加密或不是 .xls）" if kind == "xls" else ""
+        raise WorkbookError(f"无法打开工作簿{hint}：{_one_line(exc)}", path) from None
+    return _Book(path, book, kind)
+
+
+def _is_ods(path: str) -> bool:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return "mimetype" in zf.namelist() and zf.read("mimetype").strip() == ODS_MIME
+    except (zipfile.BadZipFile, OSError, KeyError):
+        return False
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _cell(ref: bytes) -> tuple[int, int]:
+    """b'AB12' → (11, 27), 0-based."""
+    letters = ref.rstrip(b"0123456789")
+    col = 0
+    for ch in letters:
+        col = col * 26 + ch - 64
+    return int(ref[len(letters):]) - 1, col - 1
+
+
+class _XlsxParts:
+    """The parts of an .xlsx package read directly: sheet paths, percent styles, sheet XML."""
+
+    # A formula without a cached value (no <v>, or an empty <v/>); an error cell. Two passes:
+    # one pattern with both alternatives is eight times slower.
+    UNCACHED_F = re.compile(rb'</f>(?!<v>)|<f [^>]*/>(?!<v>)')
+    ERROR_T = re.compile(rb' t="e"')
+    CELL = re.compile(rb'<c\b[^>]*?\br="([A-Z]+[0-9]+)"[^>]*>(?:<f\b[^>]*/>|<f\b[^>]*>[^<]*</f>)?(?:<v>([^<]*)</v>)?')
+    UNCACHED = "公式没有计算结果（文件从未重新计算），按空值读取；请在 Excel、WPS 或 LibreOffice 中打开并保存后再读"
+
+    def __init__(self, path: str):
+        self.path = path
+        try:
+            self.zip = zipfile.ZipFile(path)
+            self.sheet_paths = self._sheet_paths()
+            self.percent_styles = self._percent_styles()
+        except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, OSError) as exc:
+            raise WorkbookError(f"工作簿结构损坏：{_one_line(exc)}", path) from None
+
+    def _xml(self, name: str):
+        return ElementTree.fromstring(self.zip.read(name))
+
+    def _sheet_paths(self) -> dict[str, str]:
+        rels = {r.get("Id"): r.get("Target", "")
+                for r in self._xml("xl/_rels/workbook.xml.rels").iter(f"{PKG_REL_NS}Relationship")}
+        out = {}
+        for sheet in self._xml("xl/workbook.xml").iter(f"{MAIN_NS}sheet"):
+            target = rels.get(sheet.get(f"{REL_NS}id"), "")
+            out[sheet.get("name")] = target.lstrip("/") if target.startswith("/") else "xl/" + target
+        return out
+
+    def _percent_styles(self) -> list[bytes]:
+        if "xl/styles.xml" not in self.zip.namelist():
+            return []
+        styles = self._xml("xl/styles.xml")
+        custom = {int(f.get("numFmtId", -1)): f.get("formatCode", "")
+                  for f in styles.iter(f"{MAIN_NS}numFmt")}
+        xfs = styles.find(f"{MAIN_NS}cellXfs")
+        out = []
+        for index, xf in enumerate(xfs if xfs is not None else ()):
+            fmt_id = int(xf.get("numFmtId", 0))
+            if fmt_id in PERCENT_BUILTIN or _is_percent_format(custom.get(fmt_id, "")):
+                out.append(str(index).encode())
+        return out
+
+    def _member(self, name: str) -> bytes:
+        """A member's bytes, inflated without zipfile's CRC pass (the reader only searches them)."""
+        info = self.zip.getinfo(name)
+        if info.compress_type != zipfile.ZIP_DEFLATED:
+            return self.zip.read(name)
+        with open(self.path, "rb") as fh:
+            fh.seek(info.header_offset)
+            local = fh.read(30)
+            if local[:4] != b"PK\x03\x04":
+                raise zipfile.BadZipFile(f"bad local header for {name}")
+            fh.seek(info.header_offset + 30 + int.from_bytes(local[26:28], "little")
+                    + int.from_bytes(local[28:30], "little"))
+            raw = fh.read(info.compress_size)
+        return zlib.decompressobj(-15).decompress(raw, info.file_size)
+
+    def _cell_at(self, data: bytes, pos: int):
+        """The <c> element around byte `pos` (its reference and cached value), or None."""
+        start = data.rfind(b"<c ", 0, pos)
+        return self.CELL.match(data, start) if start >= 0 else None
+
+    def extras(self, name: str) -> _Extras:
+        member = self.sheet_paths.get(name)
+        if member is None or member not in self.zip.NameToInfo:
+            return _Extras()
+        try:
+            data = self._member(member)
+        except (zipfile.BadZipFile, zlib.error, OSError) as exc:
+            raise WorkbookError(f"工作表数据损坏：{_one_line(exc)}", Location(self.path, sheet=name)) from None
+        extras = _Extras()
+        for match in self.UNCACHED_F.finditer(data):
+            cell = self._cell_at(data, match.start())
+            if cell:
+                extras.unusable[_cell(cell.group(1))] = self.UNCACHED
+        if b' t="e"' in data:
+            for match in self.ERROR_T.finditer(data):
+                cell = self._cell_at(data, match.start())
+                if cell:
+                    error = (cell.group(2) or b"").decode(errors="replace")
+                    extras.unusable[_cell(cell.group(1))] = f"单元格是错误值 {error}，按空值读取"
+        if self.percent_styles:
+            styled = re.compile(rb'<c\b[^>]*?\br="([A-Z]+[0-9]+)"[^>]*?\ss="(?:'
+                                + b"|".join(self.percent_styles) + rb')"')
+            extras.percent = {_cell(m.group(1)) for m in styled.finditer(data)}
+        return extras
+
+
+def _is_percent_format(code: str) -> bool:
+    """A number format that shows a percentage: '%' outside quotes, brackets and escapes."""
+    bare = re.sub(r'"[^"]*"|\[[^\]]*\]|\\.|_.|\*.', "", code)
+    return "%" in bare
+
+
+def _ods_percent_cells(path: str) -> dict[str, set[tuple[int, int]]]:
+    """Sheet name → (row, col) of cells whose value type is percentage, in an .ods file."""
+    with zipfile.ZipFile(path) as zf:
+        data = zf.read("content.xml")
+    if b'value-type="percentage"' not in data:
+        return {}
+    table = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
+    office = "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}"
+    out: dict[str, set] = {}
+    sheet, row, col = None, -1, 0
+    import io
+    for event, elem in ElementTree.iterparse(io.BytesIO(data), events=("start", "end")):
+        tag = elem.tag
+        if event == "start" and tag == f"{table}table":
+            sheet, row = elem.get(f"{table}name"), -1
+        elif event == "start" and tag == f"{table}table-row":
+            row, col = row + 1, 0
+        elif event == "end" and tag == f"{table}table-row":
+            row += int(elem.get(f"{table}number-rows-repeated", 1)) - 1
+            elem.clear()
+        elif event == "end" and tag in (f"{table}table-cell", f"{table}covered-table-cell"):
+            if elem.get(f"{office}value-type") == "percentage":
+                out.setdefault(sheet, set()).add((row, col))
+            col += int(elem.get(f"{table}number-columns-repeated", 1))
+    return out
+
+
+# -- labels -----------------------------------------------------------------------------------
+class _Labels:
+    """The template's words as lookup tables: what a cell's text is, if it is a label.
+
+    One per read: it caches the role of every distinct text it is asked about.
+    """
+
+    def __init__(self, form: Template):
+        self.form = form
+        self.roles: dict[str, tuple] = {}
+        for field_name, label in form.field_labels().items():
+            for text in (label.label, *label.aliases):
+                self.roles.setdefault(label_key(text), ("field", field_name))
+        for text in (form.block_label, *form.block_aliases):
+            self.roles[label_key(text)] = BLOCK
+        for column in form.columns:
+            for text in (column.label, *column.aliases):
+                self.roles.setdefault(label_key(text), ("column", column.key))
+        self.kinds = {c.field: c.kind for c in form.fields()}
+        self.header_fields = {c.field for row in form.header for c in row if c.field}
+        self.title = form.title_pattern()
+        self.unit_prefix = _prefix_keys(form.unit_line(unit="\x00"))
+        self.amount_prefix = _prefix_keys(form.amount_unit_line(amount_unit="\x00"))
+        self.longest = 2 * max(len(k) for k in self.roles) + 8
+        self._cache: dict[str, tuple | None] = {}
+
+    def label(self, text: str) -> tuple | None:
+        """The role of a text short enough to be a label (values are skipped cheaply)."""
+        return self.role(text) if len(text) <= self.longest else None
+
+    def role(self, text: str) -> tuple | None:
+        """What a cell's text is: ('field', name), BLOCK, ('column', key), ('title', year),
+        ('unit', unit, amount-or-None), ('amount', amount) or None for anything else."""
+        try:
+            return self._cache[text]
+        except KeyError:
+            role = self._cache[text] = self._role(text) if len(text) < 300 else None
+            return role
+
+    def _role(self, text: str) -> tuple | None:
+        key = label_key(text)
+        if key in self.roles:
+            return self.roles[key]
+        if _has_prefix(key, self.unit_prefix):
+            unit_text, amount = self._split_amount(text)
+            return ("unit", after_prefix(unit_text, self.unit_prefix), amount)
+        if _has_prefix(key, self.amount_prefix):
+            return ("amount", after_prefix(text, self.amount_prefix))
+        match = self.title.match(key)
+        return ("title", match.group("year")) if match else None
+
+    def _split_amount(self, text: str) -> tuple[str, str | None]:
+        """'填报单位：X  金额单位：元' in one cell → ('填报单位：X', '元')."""
+        for i in range(1, len(text)):
+            if _has_prefix(label_key(text[i:]), self.amount_prefix):
+                return text[:i], after_prefix(text[i:], self.amount_prefix)
+        return text, None
+
+
+BLOCK = ("block",)
+
+
+def _prefix_keys(line: str) -> frozenset[str]:
+    """'填报单位（盖章）：\x00' → {'填报单位(盖章)', '填报单位'}: the label with or without its aside."""
+    key = label_key(line.split("\x00")[0])
+    return frozenset({key, re.sub(r"\(.*?\)", "", key)})
+
+
+def _has_prefix(key: str, prefixes: frozenset[str]) -> bool:
+    return any(key.startswith(p) for p in prefixes)
+
+
+def after_prefix(text: str, prefixes: frozenset[str]) -> str | None:
+    """The text after a label prefix ('填报单位（盖章）：X' → 'X'), or None without the prefix."""
+    best = None
+    for i in range(1, len(text) + 1):
+        key = label_key(text[:i])
+        if key in prefixes:
+            best = i
+        elif not any(p.startswith(key) for p in prefixes):
+            break
+    return None if best is None else text[best:].strip()
+
+
+# -- where things are -------------------------------------------------------------------------
+class _Where(Mapping):
+    """key → Location on one sheet, each Location made only when asked for.
+
+    Readers of `where` (perfxl check) use it as a read-only mapping, like the spec's dicts.
+    """
+
+    __slots__ = ("path", "sheet", "cells")
+
+    def __init__(self, path: str, sheet: str, cells: dict[str, tuple[int, int]]):
+        self.path, self.sheet, self.cells = path, sheet, cells
+
+    def __getitem__(self, key: str) -> Location:
+        row, col = self.cells[key]
+        return Location(self.path, sheet=self.sheet, cell=f"{col_letter(col)}{row + 1}")
+
+    def __iter__(self):
+        return iter(self.cells)
+
+    def __len__(self) -> int:
+        return len(self.cells)
+
+
+class _RowWhere(_Where):
+    """The cells of one indicator row: the columns are shared by all rows of a block."""
+
+    __slots__ = ("row",)
+
+    def __init__(self, path: str, sheet: str, row: int, cols: dict[str, int]):
+        super().__init__(path, sheet, cols)
+        self.row = row
+
+    def __getitem__(self, key: str) -> Location:
+        return Location(self.path, sheet=self.sheet, cell=f"{col_letter(self.cells[key])}{self.row + 1}")
+
+
+# -- one sheet --------------------------------------------------------------------------------
+class _Header:
+    """The indicator block's header row: where each column is, and so the table's width."""
+
+    __slots__ = ("row", "cols", "label_col", "left", "right")
+
+    def __init__(self, row: int, cols: dict[str, int], label_col: int | None):
+        self.row, self.cols, self.label_col = row, cols, label_col
+        self.left = label_col if label_col is not None else min(cols.values())
+        self.right = max(cols.values())
+
+
+@dataclass
+class _Table:
+    """What has been seen of one table while walking down a sheet."""
+
+    title: tuple[int, int, tuple] | None = None        # (row, col, role)
+    unit: tuple[int, int, tuple] | None = None
+    amount: tuple[int, int, str | None] | None = None
+    field_rows: list[int] = field(default_factory=list)
+    fields: set[str] = field(default_factory=set)
+    header: _Header | None = None
+    tree: dict = field(default_factory=dict)
+    cells: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    @property
+    def started(self) -> bool:
+        return bool(self.fields) or self.header is not None
+
+
+class _Sheet:
+    """Finds and reads the tables of one sheet, top to bottom."""
+
+    def __init__(self, path: str, name: str, rows: list[list], extras: _Extras, labels: _Labels,
+                 warnings: list[ReadWarning]):
+        self.path, self.name, self.rows = path, name, rows
+        self.extras = extras
+        self.labels = labels
+        self.form = labels.form
+        self.warnings = warnings
+        self.out: list[Project] = []
+
+    def warn(self, row: int, col: int, message: str):
+        self.warnings.append(ReadWarning(f"{self.path}!{self.name}!{col_letter(col)}{row + 1}", message))
+
+    # -- finding tables -----------------------------------------------------------------------
+    def tables(self) -> list[Project]:
+        table = _Table()
+        r, n = 0, len(self.rows)
+        while r < n:
+            col, role = self.first_label(self.rows[r])
+            kind = role[0] if role else None
+            if kind in ("title", "unit", "amount"):
+                if table.started or getattr(table, kind) is not None:
+                    table = self.finish(table)
+                value = role[1] if kind == "amount" else role
+                setattr(table, kind, (r, col, value))
+                if kind == "unit":
+                    self.amount_cell(table, r, col, role)
+            elif kind == "field":
+                found = self.row_fields(self.rows[r], col)
+                if table.fields & found or (table.header and found & self.labels.header_fields):
+                    table = self.finish(table)
+                table.fields |= found
+                table.field_rows.append(r)
+            elif kind in ("block", "column"):
+                header = self.header_row(r, col)
+                if header is not None:
+                    if table.header is not None:
+                        table = self.finish(table)
+                    table.header = header
+                    r = self.block(table, header)
+                    continue
+            r += 1
+        self.finish(table)
+        return self.out
+
+    def first_label(self, row: list) -> tuple[int, tuple | None]:
+        for col, value in enumerate(row):
+            if value != "":
+                return col, (self.labels.role(value) if value.__class__ is str else None)
+        return 0, None
+
+    def row_fields(self, row: list, start: int) -> set[str]:
+        found = set()
+        label = self.labels.label
+        for value in row[start:]:
+            if value.__class__ is str and value:
+                role = label(value)
+                if role and role[0] == "field":
+                    found.add(role[1])
+        return found
+
+    def amount_cell(self, table: _Table, r: int, col: int, role: tuple):
+        """金额单位 in the unit line's own cell, or in a later cell of the same row."""
+        if role[2] is not None:
+            table.amount = (r, col, role[2])
+            return
+        row = self.rows[r]
+        for c in range(col + 1, len(row)):
+            value = row[c]
+            if value.__class__ is str and value:
+                found = self.labels.role(value)
+                if found and found[0] == "amount":
+                    table.amount = (r, c, found[1])
+                    return
+
+    def header_row(self, r: int, start: int) -> _Header | None:
+        row = self.rows[r]
+        cols: dict[str, int] = {}
+        label_col = None
+        for c in range(start, len(row)):
+            value = row[c]
+            if value.__class__ is not str or not value:
+                continue
+            role = self.labels.label(value)
+            if role == BLOCK and label_col is None and not cols:
+                label_col = c
+            elif role and role[0] == "column":
+                cols.setdefault(role[1], c)
+        if "level1" not in cols or "name" not in cols:
+            return None
+        return _Header(r, cols, label_col)
+
+    # -- the indicator block ------------------------------------------------------------------
+    def block(self, table: _Table, header: _Header) -> int:
+        """Read the indicator rows under `header`; return the first row after the block.
+
+        The block ends at a row with other text in the block label's column or left of the table,
+        or with a label (title, field, unit line) where the 一级 goes.
+        """
+        rows, role = self.rows, self.labels.role
+        a, left = header.label_col, header.left
+        c1, c2 = header.cols["level1"], header.cols.get("level2")
+        groups = _Groups(self, table, header)
+        dcols = groups.dcols
+        pick = (operator.itemgetter(*dcols) if len(dcols) > 1
+                else (lambda row: (row[dcols[0]],)))
+        unusable = self.extras.unusable
+        for r in range(header.row + 1, len(rows)):
+            row = rows[r]
+            if a is not None:
+                head = row[a]
+                if head != "" and role(head if head.__class__ is str else str(head)) != BLOCK:
+                    return r
+            if left and row[:left].count("") != left:
+                return r
+            v1 = row[c1]
+            if v1.__class__ is str and v1:
+                found = role(v1)
+                if found is not None:
+                    if found[0] == "column":
+                        continue
+                    return r
+            v2 = row[c2] if c2 is not None else ""
+            values = pick(row)
+            if unusable:
+                v1, v2 = self.usable(v1, r, c1), self.usable(v2, r, c2)
+                values = tuple([self.usable(v, r, c) for v, c in zip(values, dcols)])
+            groups.row(r, v1, v2, values)
+        return len(rows)
+
+    # -- finishing a table --------------------------------------------------------------------
+    def finish(self, table: _Table) -> _Table:
+        if table.header is None:
+            if table.fields:
+                self.warn(table.field_rows[0], 0, "找到表头字段，但下方没有指标表头行（一级指标、三级指标……），未读取")
+            return _Table()
+        project = Project()
+        project.where = _Where(self.path, self.name, table.cells)
+        self.shared(table, project)
+        for r in table.field_rows:
+            self.fields(project, table, r)
+        project.indicators = complete_tree(table.tree, self.form)
+        self.out.append(project)
+        return _Table()
+
+    def shared(self, table: _Table, project: Project):
+        cells = table.cells
+        if table.title:
+            r, c, role = table.title
+            year = (role[1] or "").strip()
+            year = "" if year == self.form.blank_year else year
+            project.year = int(year) if year.isdigit() else (year or None)
+            cells["year"] = cells["project"] = (r, c)
+        else:
+            cells["project"] = (table.header.row, table.header.left)
+        if table.unit:
+            r, c, role = table.unit
+            project.unit = self.text(role[1] or "", r, c, single=True)
+            cells["unit"] = (r, c)
+        if table.amount:
+            r, c, amount = table.amount
+            cells["amount_unit"] = (r, c)
+            amount = (amount or "").strip()
+            if amount in AMOUNT_UNITS:
+                project.amount_unit = amount
+            elif amount:
+                self.warn(r, c, f"金额单位「{amount}」无效（可选：{'、'.join(AMOUNT_UNITS)}），按 {AMOUNT_UNITS[0]} 读取")
+
+    def fields(self, project: Project, table: _Table, r: int):
+        """The project fields named on one header/footer row: each label, then its value."""
+        row, label = self.rows[r], self.labels.label
+        end_col = min(table.header.right + 1, len(row))
+        marks = []
+        for c in range(table.header.left, end_col):
+            value = row[c]
+            if value.__class__ is str and value:
+                role = label(value)
+                if role and role[0] == "field":
+                    marks.append((c, role[1]))
+        marks.append((end_col, None))
+        for (c, name), (end, _) in zip(marks, marks[1:]):
+            if name not in table.cells:
+                self.field(project, table, r, c, name, end)
+
+    def field(self, project: Project, table: _Table, r: int, c: int, name: str, end: int):
+        """The first non-empty cell after the label at column c, before column `end`."""
+        row = self.rows[r]
+        col = c + 1
+        while col < end and row[col] == "":
+            col += 1
+        raw = self.usable(row[col], r, col) if col < end else ""
+        table.cells[name] = (r, col if col < end else c + 1)
+        if name == "budget":
+            project.budget = self.budget(raw, r, col)
+        else:
+            setattr(project, name, self.text(raw, r, col, single=self.labels.kinds.get(name) != "long_text"))
+
+    def budget(self, raw, r: int, c: int):
+        if raw == "":
+            return None
+        if raw.__class__ in (int, float):
+            return normalise_number(raw)
+        text = self.text(raw, r, c, single=True) or ""
+        number = parse_number(text)
+        if number is None:
+            self.warn(r, c, f"年度本级预算金额「{_short(text)}」不是数字，未读入")
+        else:
+            self.warn(r, c, f"年度本级预算金额是文本「{_short(text)}」，按数字 {number} 读取")
+        return number
+
+    # -- cell values --------------------------------------------------------------------------
+    def usable(self, raw, r: int, c: int | None):
+        """A cell's value, or '' (with a warning) when the file holds no usable value for it."""
+        reason = self.extras.unusable.get((r, c))
+        if reason:
+            self.warn(r, c, reason)
+            return ""
+        return raw
+
+    def text(self, raw, r: int, c: int, single: bool) -> str | None:
+        """A cell as text: numbers without '.0', ends stripped, line breaks dropped if single."""
+        if raw == "":
+            return None
+        if raw.__class__ is not str:
+            return self.non_text(raw, r, c)
+        text = raw.strip()
+        if text is raw and not (single and ("\n" in raw or "\r" in raw)):
+            return raw
+        if single:
+            text = LINE_BREAKS.sub("", text)
+        if text:
+            self.warn(r, c, f"去掉了多余的空白或换行：「{_short(raw)}」→「{_short(text)}」")
+        return text or None
+
+    def non_text(self, raw, r: int, c: int) -> str:
+        if raw.__class__ in (int, float):
+            return str(normalise_number(raw))
+        if isinstance(raw, bool):
+            text = "TRUE" if raw else "FALSE"
+        elif isinstance(raw, (datetime.datetime, datetime.date, datetime.time)):
+            text = raw.isoformat()
+        else:
+            text = str(raw)
+        self.warn(r, c, f"单元格不是文字（{type(raw).__name__}），按「{text}」读取")
+        return text
+
+
+def _short(text: str, limit: int = 30) -> str:
+    text = text.replace("\n", "⏎").replace("\r", "")
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+class _Groups:
+    """The 一级/二级 state while walking an indicator block: merged, repeated or blank-as-above."""
+
+    def __init__(self, sheet: _Sheet, table: _Table, header: _Header):
+        self.sheet = sheet
+        self.table = table
+        self.form = sheet.form
+        self.cols = header.cols
+        self.keys = tuple(k for k in INDICATOR_KEYS if k in header.cols)
+        self.dcols = tuple(header.cols[k] for k in self.keys)
+        self.row_cols = dict(zip(self.keys, self.dcols))
+        self.full_cols = tuple(header.cols.get(k) for k in INDICATOR_KEYS)
+        self.index = tuple(self.keys.index(k) if k in self.keys else None for k in INDICATOR_KEYS)
+        self.missing = len(self.keys) < len(INDICATOR_KEYS)
+        self.blank = ("",) * len(self.keys)
+        self.level1: str | None = None
+        self.level2: str | None = None
+
+    def row(self, r: int, v1, v2, values: tuple):
+        cols = self.cols
+        new1 = self.sheet.text(v1, r, cols["level1"], single=True) if v1 != "" else None
+        new2 = self.sheet.text(v2, r, cols["level2"], single=True) if v2 != "" else None
+        if new1 is not None and new1 != self.level1:
+            self.level1, self.level2 = new1, None
+            self.table.cells.setdefault(f"l1:{new1}", (r, cols["level1"]))
+        if new2 is not None:
+            self.level2 = new2
+        if values == self.blank:
+            if new1 is not None or new2 is not None:
+                self.group(r)
+            return
+        if self.level1 is None:
+            self.level1 = ""
+            self.sheet.warn(r, cols["level1"], "指标行上方没有一级指标，归入空白的一级指标")
+        if self.level2 is None:
+            self.level2 = ""
+            if "level2" in cols:
+                self.sheet.warn(r, cols["level2"], "指标行没有二级指标，归入空白的二级指标")
+        if self.missing:
+            values = tuple([values[i] if i is not None else "" for i in self.index])
+        self.group(r).append(self.indicator(r, values))
+
+    def group(self, r: int) -> list:
+        """The rows of the current 二级 (created, and located, on first sight)."""
+        groups = self.table.tree.setdefault(self.level1, {})
+        if self.level2 is None:
+            return []
+        rows = groups.get(self.level2)
+        if rows is None:
+            rows = groups[self.level2] = []
+            if "level2" in self.cols:
+                self.table.cells.setdefault(f"l2:{self.level1}/{self.level2}", (r, self.cols["level2"]))
+        return rows
+
+    def indicator(self, r: int, values: tuple) -> Indicator:
+        """One 三级 row; `values` in the order of INDICATOR_KEYS, '' for a missing column."""
+        text, (cn, ct, cv, cc, cu, co) = self.sheet.text, self.full_cols
+        name, value_type, value, content, unit, note = values
+        item = Indicator(
+            text(name, r, cn, True) or "" if name != "" else "",
+            content=text(content, r, cc, False) if content != "" else None,
+            unit=text(unit, r, cu, True) if unit != "" else None,
+            note=text(note, r, co, False) if note != "" else None)
+        if value_type != "":
+            item.type = self.value_type(value_type, r, ct)
+        if value != "":
+            self.value(item, value, r, cv)
+        if not item.name:
+            self.sheet.warn(r, cn, "这一行填了内容，但三级指标名称为空；请补填名称")
+        item.where = _RowWhere(self.sheet.path, self.sheet.name, r, self.row_cols)
+        return item
+
+    def value_type(self, raw, r: int, c: int) -> str | None:
+        text = raw.strip() if raw.__class__ is str else self.sheet.non_text(raw, r, c)
+        canonical = self.form.normalise_type(text)
+        if canonical is None:
+            choices = " ".join(self.form.value_types)
+            self.sheet.warn(r, c, f"指标值类型「{_short(text)}」无法识别（可选 {choices}），未读入")
+        elif canonical != raw:
+            self.sheet.warn(r, c, f"指标值类型「{_short(text)}」按「{canonical}」读取")
+        return canonical
+
+    def value(self, item: Indicator, raw, r: int, c: int):
+        """指标值: numbers as they are, percent cells ×100, numeric text as numbers ('95%' too)."""
+        sheet = self.sheet
+        if raw.__class__ in (int, float):
+            item.value = normalise_number(raw)
+            if sheet.extras.percent and (r, c) in sheet.extras.percent:
+                self.percent(item, raw, r, c)
+            return
+        if raw.__class__ is not str:
+            item.value = sheet.non_text(raw, r, c)
+            return
+        item.value = text = sheet.text(raw, r, c, single=True)
+        if text is None or item.type == self.form.qualitative:
+            return
+        number = parse_number(text)
+        if number is not None:
+            item.value = number
+            sheet.warn(r, c, f"指标值是文本「{_short(text)}」，按数字 {number} 读取")
+        elif self.form.is_quantitative(item.type):
+            self.glued(item, text, r, c)
+
+    def percent(self, item: Indicator, raw: float, r: int, c: int):
+        item.value = normalise_number(round(raw * 100, 9))
+        message = f"单元格是百分比格式（存 {raw}，显示 {item.value}%），按 {item.value} 读取"
+        if not item.unit:
+            item.unit = "%"
+            message += "，度量单位补为 %"
+        self.sheet.warn(r, c, message)
+
+    def glued(self, item: Indicator, text: str, r: int, c: int):
+        """'95%' → 95 with unit %, when the unit cell is empty or says the same."""
+        match = GLUED.fullmatch(unicodedata.normalize("NFKC", text))
+        number = parse_number(match.group("number")) if match else None
+        if number is None:
+            return
+        unit = match.group("unit").strip()
+        if item.unit and unicodedata.normalize("NFKC", item.unit) != unit:
+            self.sheet.warn(r, c, f"指标值「{_short(text)}」带的单位与度量单位「{item.unit}」不一致，按原文保留")
+            return
+        item.value = number
+        message = f"指标值「{_short(text)}」按数字 {number} 读取"
+        if not item.unit:
+            item.unit = unit
+            message += f"，度量单位补为 {unit}"
+        self.sheet.warn(r, c, message)
