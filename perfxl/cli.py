@@ -50,6 +50,28 @@ def cmd_check(args) -> int:
     return EXIT_FINDINGS if any(f.severity == ERROR for f in findings) else EXIT_OK
 
 
+def cmd_read(args) -> int:
+    from .dump import dump_spec
+    from .reader import read
+
+    result = read(args.book)
+    output = args.output
+    fmt = args.format or ("json" if output and output.lower().endswith(".json") else "yaml")
+    if fmt == "json":
+        text = dump_spec(result.spec, "json", {"warnings": [w.to_dict() for w in result.warnings]})
+    else:
+        text = dump_spec(result.spec)
+        for warning in result.warnings:
+            print(f"perfxl: 注意：{warning}", file=sys.stderr)
+    if output:
+        with open(output, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        print(f"{output}：{len(result.spec.projects)} 张表，{len(result.warnings)} 条注意", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
 def _stem(path: str) -> str:
     from pathlib import Path
 
@@ -93,6 +115,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("source", help="a YAML spec or a workbook (.xlsx)")
     p.add_argument("--format", choices=("text", "json"), default="text", help="report format")
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("read", help="read a filled workbook back into a spec")
+    p.add_argument("book", help="the workbook (.xlsx, .xlsm, .xls or .ods)")
+    p.add_argument("-o", "--output", help="write the spec here (.yaml or .json) instead of stdout")
+    p.add_argument("--format", choices=("yaml", "json"),
+                   help="output format (default yaml, or json for an -o ending in .json)")
+    p.set_defaults(func=cmd_read)
     return parser
 
 
