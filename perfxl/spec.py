@@ -161,7 +161,8 @@ class _SpecParser:
         if root is None:
             raise SpecError("文件为空；规格至少需要 projects: 列表", self.path)
         top = dict((k, (kn, vn)) for k, kn, vn in self.mapping(root, "规格文件"))
-        allowed = set(SHARED_KEYS) | {"template", "projects"}
+        # "warnings": what `perfxl read --format json` normalised; kept for people, ignored here.
+        allowed = set(SHARED_KEYS) | {"template", "projects", "warnings"}
         for key, (key_node, _) in top.items():
             if key not in allowed:
                 self.fail(key_node, f'未知的键 "{key}"；可用：{", ".join(sorted(allowed))}')
