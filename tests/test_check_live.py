@@ -1,0 +1,121 @@
+"""`perfxl check` and the workbook's live formulas agree, judged by LibreOffice.
+
+The broken corpus of test_check.py is rendered, LibreOffice recalculates every formula, and on
+every table the per-row messages (J), counts (K) and the status cell must name the same rules at
+the same rows as `perfxl check`, and equal the results perfxl cached when it wrote the file.
+"""
+from __future__ import annotations
+
+import collections
+import re
+
+import openpyxl
+import pytest
+
+import perfxl
+from perfxl.check import check
+from perfxl.errors import Location
+from perfxl.layout import indicator_rows
+from perfxl.render import sheet_names
+from perfxl.rules import RULES, RULES_BY_ID
+from test_check import TEMPLATE, corpus
+
+MARK, COUNT = TEMPLATE.mark_col + 1, TEMPLATE.count_col + 1          # openpyxl columns, 1-based
+MESSAGE_RULE = {rule.text(level1=l1): rule.id for rule in RULES if rule.test is not None
+                for l1 in TEMPLATE.skeleton}
+
+
+_BOOKS: dict = {}
+
+
+@pytest.fixture
+def books(libreoffice, tmp_path_factory):
+    """(spec, perfxl's workbook with cached results, LibreOffice's recalculation of it).
+
+    LibreOffice gets a copy stripped of every cached result (openpyxl keeps formulas but not
+    their values), so what it reports can only come from recalculating. Made once per session.
+    """
+    if not _BOOKS:
+        tmp = tmp_path_factory.mktemp("live")
+        spec = corpus()
+        unnamed = spec.projects[-1].indicators["产出指标"]["数量指标"][-1]
+        unnamed.where = {"name": Location("python", 1, 1)}          # so its findings can be placed
+        rendered = perfxl.render(spec, tmp / "corpus.xlsx")
+        stripped = openpyxl.load_workbook(rendered)
+        stripped.save(tmp / "stripped.xlsx")
+        recalculated = libreoffice.convert(tmp / "stripped.xlsx", "xlsx", tmp / "lo")
+        _BOOKS.update(spec=spec, cached=openpyxl.load_workbook(rendered, data_only=True),
+                      recalculated=openpyxl.load_workbook(recalculated, data_only=True))
+    return _BOOKS["spec"], _BOOKS["cached"], _BOOKS["recalculated"]
+
+
+def sheet_rows(ws, project) -> dict[str, int]:
+    """Where check's places are on the sheet: item locations, 一级 starts, field label rows."""
+    header = next(r for r in range(1, ws.max_row + 1)
+                  if ws.cell(r, TEMPLATE.col["name"] + 1).value == "三级指标")
+    out = {}
+    for i, (level1, _, item) in enumerate(indicator_rows(project, TEMPLATE)):
+        out.setdefault(f"l1:{level1}", header + 1 + i)
+        for loc in (item.where.values() if item is not None else ()):
+            out[str(loc)] = header + 1 + i
+    labels = {label.label: field for field, label in TEMPLATE.field_labels().items()}
+    for r in range(1, ws.max_row + 1):
+        for c in range(1, TEMPLATE.ncols + 1):
+            if ws.cell(r, c).value in labels:
+                out[f"field:{labels[ws.cell(r, c).value]}"] = r
+    return out
+
+
+def expected_marks(ws, project) -> dict[int, list[str]]:
+    """Row → rule ids of the live-rule findings `perfxl check` reports for this table."""
+    places = sheet_rows(ws, project)
+    out = collections.defaultdict(list)
+    for f in check(perfxl.Spec([project])):
+        rule = RULES_BY_ID[f.rule]
+        if rule.test is None:
+            continue
+        key = {"field": f"field:{rule.field}", "group": f"l1:{f.level1}"}.get(rule.scope, f.location)
+        out[places[key]].append(f.rule)
+    return {row: sorted(ids) for row, ids in out.items()}
+
+
+def live_marks(ws) -> tuple[dict[int, list[str]], dict[int, int], str]:
+    """Row → rule ids named by the J messages, row → K count, and the status text."""
+    marks, counts = {}, {}
+    for r in range(2, ws.max_row + 1):
+        text, count = ws.cell(r, MARK).value, ws.cell(r, COUNT).value
+        if text:
+            marks[r] = sorted(MESSAGE_RULE[m] for m in re.findall(r"[^。]*。", text))
+        if count:
+            counts[r] = count
+    return marks, counts, ws.cell(1, MARK).value
+
+
+def test_libreoffice_and_check_report_the_same_rules_at_the_same_rows(books):
+    spec, cached, recalculated = books
+    names = sheet_names([p.name for p in spec.projects], (TEMPLATE.validation["list_sheet"],))
+    for name, project in zip(names, spec.projects):
+        marks, counts, status = live_marks(recalculated[name])
+        expected = expected_marks(recalculated[name], project)
+        assert marks == expected, name
+        assert counts == {r: len(ids) for r, ids in expected.items()}, name
+        total = sum(counts.values())
+        assert status == (TEMPLATE.checks["passed"] if total == 0 else f"本表 {total} 处问题"), name
+
+
+def test_cached_results_equal_what_libreoffice_recalculates(books):
+    _, cached, recalculated = books
+    for name in cached.sheetnames[:-1]:
+        for r in range(1, cached[name].max_row + 1):
+            for c in (MARK, COUNT):
+                mine, theirs = cached[name].cell(r, c).value, recalculated[name].cell(r, c).value
+                assert (mine or None) == (theirs or None), f"{name}!{r}:{c}"
+
+
+def test_investment_rate_right_and_wrong(books):
+    _, _, recalculated = books
+    rows = {name: live_marks(recalculated[name])[0] for name in ("投入率正确", "投入率90", "投入率文本", "投入率无单位")}
+    assert rows["投入率正确"] == {}
+    for name in ("投入率90", "投入率文本", "投入率无单位"):
+        [invest_row] = [ids for ids in rows[name].values() if "P-INVEST" in ids]
+        assert invest_row.count("P-INVEST") == 1
