@@ -188,7 +188,7 @@ def basis_mismatch(project: Project, template: Template) -> Iterable[Problem]:
         found.append("写明的合计 " + "、".join(_show(t, unit) for t in totals))
     if parts:
         found.append("各项之和 " + _show(sum(parts), unit))
-    yield Problem(f"支出测算依据中的金额（{'，'.join(found)}）与年度本级预算金额 {_show(budget_yuan, unit)} "
+    yield Problem(f"支出测算依据中的金额（{'，'.join(found)}）与年度本级预算金额 {_show(budget_yuan, unit)}"
                   "不一致；请核对测算依据或预算金额。", keys=("basis", "budget"))
 
 
