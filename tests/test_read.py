@@ -1,0 +1,374 @@
+"""perfxl read on workbooks as people leave them: edited with openpyxl the way a clerk edits in
+Excel (values changed, rows inserted, cells unmerged, `>=`, numbers as text, percent formats), a
+table typed by hand at an offset, broken files, and the CLI.
+
+The example's rendered sheet, 1-based rows: 1 title, 2 unit line, 3 项目名称, 4 项目类别/预算 (G4),
+5 实施期, 6 目标, 7 indicator header, 8 资金投入率, 9–10 empty 社会/生态环境成本, 11 数量 (产出指标
+merged B11:B13), 12 质量, 13 时效, 14 empty 经济效益, 15 社会效益, 16 empty 生态效益, 17 满意度, 18 测算依据.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+import zipfile
+
+import openpyxl
+import pytest
+
+import perfxl
+from perfxl import WorkbookError
+from perfxl.model import Indicator
+
+SHEET = "市属商贸企业遗留问题专项资金"
+
+
+@pytest.fixture
+def spec(example_path):
+    return perfxl.load_spec(example_path)
+
+
+@pytest.fixture
+def book(spec, tmp_path):
+    """The example rendered one table per sheet."""
+    return perfxl.render(spec, tmp_path / "example.xlsx")
+
+
+def edit(path, change, out=None):
+    """Open a workbook with openpyxl, let `change(ws, wb)` edit the first sheet, save."""
+    wb = openpyxl.load_workbook(path)
+    change(wb[SHEET], wb)
+    out = out or path.with_name("edited.xlsx")
+    wb.save(out)
+    return out
+
+
+def read(path):
+    result = perfxl.read(path)
+    return result.spec, {w.location.split("!", 1)[1]: w.message for w in result.warnings}
+
+
+def first(spec):
+    return spec.projects[0]
+
+
+def insert_row(ws, idx, extend=True):
+    """Insert a row before `idx` like Excel: merges below move down, merges across it grow
+    (extend=True), or stop above it (extend=False: the row goes in right after a merge)."""
+    merges = [tuple(m.bounds) for m in ws.merged_cells.ranges]
+    for m in list(ws.merged_cells.ranges):
+        ws.unmerge_cells(str(m))
+    ws.insert_rows(idx)
+    for min_col, min_row, max_col, max_row in merges:
+        if min_row >= idx:
+            min_row, max_row = min_row + 1, max_row + 1
+        elif max_row >= idx and extend:
+            max_row += 1
+        ws.merge_cells(start_row=min_row, start_column=min_col, end_row=max_row, end_column=max_col)
+
+
+# -- a perfxl workbook edited by hand -----------------------------------------------------------
+def test_rendered_example_reads_back_without_warnings(spec, book):
+    result = perfxl.read(book)
+    assert result.spec == spec
+    assert result.warnings == []
+
+
+def test_changed_values(spec, book):
+    def change(ws, wb):
+        ws["F11"] = 12
+        ws["D12"] = "覆盖企业户数"
+        ws["G15"] = None
+        ws["B3"] = "新项目名称"
+    got, warnings = read(edit(book, change))
+    expected = copy.deepcopy(spec)
+    p = first(expected)
+    p.name = "新项目名称"
+    p.indicators["产出指标"]["数量指标"][0].value = 12
+    p.indicators["产出指标"]["质量指标"][0].name = "覆盖企业户数"
+    p.indicators["效益指标"]["社会效益"][0].content = None
+    assert got == expected
+    assert warnings == {}
+
+
+@pytest.mark.parametrize("extend", [True, False])
+def test_inserted_row_in_a_group(spec, book, extend):
+    def change(ws, wb):
+        insert_row(ws, 12, extend)          # below 数量指标's only row, inside 产出指标's merge
+        ws["D12"], ws["E12"], ws["F12"], ws["H12"] = "新增培训人次", "=", 120, "人次"
+    got, warnings = read(edit(book, change))
+    expected = copy.deepcopy(spec)
+    first(expected).indicators["产出指标"]["数量指标"].append(
+        Indicator("新增培训人次", "=", 120, unit="人次"))
+    assert got == expected
+    assert warnings == {}
+
+
+def test_inserted_empty_rows_are_skipped(spec, book):
+    def change(ws, wb):
+        insert_row(ws, 12)
+        insert_row(ws, 9)
+    got, warnings = read(edit(book, change))
+    assert got == spec and warnings == {}
+
+
+def test_unmerged_level1_blank_or_repeated(spec, book):
+    def change(ws, wb):
+        ws.unmerge_cells("B11:B13")         # 产出指标: blank below means "same as above"
+        ws.unmerge_cells("B8:B10")          # 成本指标: repeated on every row
+        ws["B9"] = ws["B10"] = "成本指标"
+    got, warnings = read(edit(book, change))
+    assert got == spec and warnings == {}
+
+
+def test_typed_aliases_numbers_as_text_and_spaces(spec, book):
+    def change(ws, wb):
+        ws["E17"] = ">="
+        ws["E11"] = "＝"
+        ws["F11"] = "1,500"
+        ws["G4"] = "3,000,000.00"
+        ws["D13"] = "\u3000任务完成时间\n"
+        ws["F12"] = " 36 "
+    got, warnings = read(edit(book, change))
+    expected = copy.deepcopy(spec)
+    p = first(expected)
+    p.budget = 3000000
+    p.indicators["产出指标"]["数量指标"][0].value = 1500
+    assert got == expected
+    assert set(warnings) == {f"{SHEET}!{c}" for c in ("E17", "E11", "F11", "G4", "D13", "F12")}
+    assert "≥" in warnings[f"{SHEET}!E17"]
+    assert "1500" in warnings[f"{SHEET}!F11"]
+
+
+def test_unit_glued_to_the_value(spec, book):
+    def change(ws, wb):
+        ws["F17"], ws["H17"] = "85%", None        # unit taken from the value
+        ws["F8"] = "100%"                          # unit cell already says %
+        ws["F11"], ws["H11"] = "11人", "家"        # disagrees with the unit cell: kept as typed
+    got, warnings = read(edit(book, change))
+    p = first(got)
+    assert p.indicators["满意度"]["服务对象满意度"][0] == Indicator("满意度", "≥", 85, unit="%")
+    assert p.indicators["成本指标"]["经济成本指标"][0] == Indicator("资金投入率", "=", 100, unit="%")
+    assert p.indicators["产出指标"]["数量指标"][0].value == "11人"
+    assert "度量单位补为 %" in warnings[f"{SHEET}!F17"]
+    assert "不一致" in warnings[f"{SHEET}!F11"]
+
+
+def test_percentage_formatted_cells(spec, book):
+    def change(ws, wb):
+        ws["F8"] = 1
+        ws["F8"].number_format = "0%"
+        ws["F17"], ws["H17"] = 0.85, None
+        ws["F17"].number_format = "0.00%"
+    got, warnings = read(edit(book, change))
+    assert got == spec
+    assert "百分比" in warnings[f"{SHEET}!F8"] and "度量单位补为" not in warnings[f"{SHEET}!F8"]
+    assert "度量单位补为 %" in warnings[f"{SHEET}!F17"]
+
+
+def test_unknown_type_and_nameless_row(spec, book):
+    def change(ws, wb):
+        ws["E11"] = "约等于"
+        ws["D12"] = None
+    got, warnings = read(edit(book, change))
+    p = first(got)
+    assert p.indicators["产出指标"]["数量指标"][0].type is None
+    assert p.indicators["产出指标"]["质量指标"][0] == Indicator("", "=", 36, unit="家")
+    assert "约等于" in warnings[f"{SHEET}!E11"]
+    assert "名称为空" in warnings[f"{SHEET}!D12"]
+
+
+def test_formula_without_cached_value_is_reported(spec, book):
+    def change(ws, wb):
+        ws["F11"] = "=5+6"                  # openpyxl stores no result
+        ws["F12"] = "#N/A"                  # an error value
+    got, warnings = read(edit(book, change))
+    p = first(got)
+    assert p.indicators["产出指标"]["数量指标"][0].value is None
+    assert p.indicators["产出指标"]["质量指标"][0].value is None
+    assert "公式" in warnings[f"{SHEET}!F11"]
+    assert "#N/A" in warnings[f"{SHEET}!F12"]
+
+
+def test_where_points_at_cells(book):
+    p = first(perfxl.read(book).spec)
+    item = p.indicators["满意度"]["服务对象满意度"][0]
+    assert str(item.where["type"]) == f"{book}!{SHEET}!E17"
+    assert str(item.where["note"]) == f"{book}!{SHEET}!I17"
+    assert str(p.where["budget"]) == f"{book}!{SHEET}!G4"
+    assert str(p.where["basis"]) == f"{book}!{SHEET}!B18"
+    assert str(p.where["l1:产出指标"]) == f"{book}!{SHEET}!B11"
+    assert str(p.where["l2:效益指标/生态效益"]) == f"{book}!{SHEET}!C16"
+
+
+def test_hidden_sheets_and_other_sheets_are_ignored(spec, book):
+    def change(ws, wb):
+        copy_ws = wb.copy_worksheet(ws)
+        copy_ws.sheet_state = "hidden"
+        notes = wb.create_sheet("说明")
+        notes["A1"] = "本工作簿由各单位填报"
+    got, warnings = read(edit(book, change))
+    assert got == spec and warnings == {}
+
+
+# -- a table typed by hand ----------------------------------------------------------------------
+HAND = [  # from C5: no merges, 一级 repeated on every row, 二级 blank = same as above
+    ["2026年项目支出绩效目标表"],
+    ["填报单位：某某局", None, None, None, None, None, "金额单位：万元"],
+    ["项目名称", "老旧小区改造"],
+    ["项目类型", "特定目标类", None, None, "预算金额", None, "120"],
+    ["实施期", 2026],
+    ["年度绩效目标", "完成改造。\n居民满意。"],
+    ["年度绩效指标", "一级指标", "二级指标", "指标名称", "指标性质", "指标值", "指标值说明", "计量单位", "备注"],
+    [None, "成本指标", "经济成本指标", "资金投入率", "=", 100, None, "%"],
+    [None, "产出指标", "数量指标", "改造小区数", "≧", "12", None, "个"],
+    [None, "产出指标", None, "加装电梯", "≥", 30, None, "部"],
+    [None, "产出指标", None, None, None, None, None, None],
+    [None, "产出指标", "时效指标", "完成时间", "定性", "2026年底"],
+    [None, "满意度", "服务对象满意度", "居民满意度", "\\geq", "90%"],
+    ["测算依据", "每个小区10万元，共120万元。"],
+]
+
+
+def hand_typed(path, at_row=5, at_col=3, repeat=1):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "填报"
+    ws.cell(1, 1, "附件2")
+    r = at_row
+    for _ in range(repeat):
+        for line in HAND:
+            for j, value in enumerate(line):
+                if value is not None:
+                    ws.cell(r, at_col + j, value)
+            r += 1
+        ws.cell(r, at_col, "填表人：张三")
+        r += 3
+    wb.save(path)
+    return path
+
+
+HAND_SPEC = """
+year: 2026
+unit: 某某局
+amount_unit: 万元
+projects:
+  - name: 老旧小区改造
+    category: 特定目标类
+    budget: 120
+    period: "2026"
+    goal: "完成改造。\\n居民满意。"
+    basis: 每个小区10万元，共120万元。
+    indicators:
+      成本指标:
+        经济成本指标:
+          - {name: 资金投入率, type: =, value: 100, unit: "%"}
+      产出指标:
+        数量指标:
+          - {name: 改造小区数, type: ≥, value: 12, unit: 个}
+          - {name: 加装电梯, type: ≥, value: 30, unit: 部}
+        时效指标:
+          - {name: 完成时间, type: 定性, value: 2026年底}
+      满意度:
+        服务对象满意度:
+          - {name: 居民满意度, type: ≥, value: 90, unit: "%"}
+"""
+
+
+def test_hand_typed_table_at_an_offset(tmp_path):
+    got, warnings = read(hand_typed(tmp_path / "hand.xlsx"))
+    assert got == perfxl.parse_spec(HAND_SPEC)
+    # budget "120" (I8), ≧ and "12" (G13, H13), \geq and "90%" (G17, H17)
+    assert set(warnings) == {"填报!I8", "填报!G13", "填报!H13", "填报!G17", "填报!H17"}
+    assert "度量单位补为 %" in warnings["填报!H17"]
+
+
+def test_hand_typed_tables_stacked(tmp_path):
+    got, _ = read(hand_typed(tmp_path / "hand.xlsx", at_row=2, at_col=1, repeat=3))
+    assert got.projects == perfxl.parse_spec(HAND_SPEC).projects * 3
+
+
+def test_no_tables_names_the_labels(tmp_path):
+    wb = openpyxl.Workbook()
+    wb.active["A1"] = "项目名称"
+    wb.save(tmp_path / "none.xlsx")
+    with pytest.raises(WorkbookError) as err:
+        perfxl.read(tmp_path / "none.xlsx")
+    assert "本年度绩效指标" in str(err.value) and "一级指标" in str(err.value)
+
+
+@pytest.mark.parametrize("content", [b"", b"a,b\n1,2\n", bytes(range(256)) * 8])
+def test_not_a_workbook(tmp_path, content):
+    path = tmp_path / "bad.xlsx"
+    path.write_bytes(content)
+    with pytest.raises(WorkbookError) as err:
+        perfxl.read(path)
+    assert "\n" not in str(err.value) and str(path) in str(err.value)
+
+
+def test_truncated_workbook(book, tmp_path):
+    path = tmp_path / "truncated.xlsx"
+    path.write_bytes(book.read_bytes()[:4000])
+    with pytest.raises(WorkbookError):
+        perfxl.read(path)
+
+
+def test_workbook_without_a_sheet_part(book, tmp_path):
+    path = tmp_path / "partless.xlsx"
+    with zipfile.ZipFile(book) as src, zipfile.ZipFile(path, "w") as dst:
+        for item in src.infolist():
+            if item.filename != "xl/worksheets/sheet1.xml":
+                dst.writestr(item, src.read(item))
+    with pytest.raises(WorkbookError):
+        perfxl.read(path)
+
+
+# -- the command line ---------------------------------------------------------------------------
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "perfxl.cli", "read", *map(str, args)],
+                          capture_output=True, text=True, encoding="utf-8")
+
+
+def test_cli_yaml_to_stdout(spec, book):
+    done = run(book)
+    assert done.returncode == 0, done.stderr
+    assert perfxl.parse_spec(done.stdout) == spec
+    assert done.stderr == ""
+
+
+def test_cli_json_with_warnings(spec, book, tmp_path):
+    edited = edit(book, lambda ws, wb: ws.__setitem__("E17", ">="))
+    done = run(edited, "--format", "json")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["warnings"] == [{"location": f"{edited}!{SHEET}!E17", "message": "指标值类型「>=」按「≥」读取"}]
+    out = tmp_path / "spec.json"
+    out.write_text(done.stdout, encoding="utf-8")
+    assert perfxl.load_spec(out) == spec
+
+
+@pytest.mark.parametrize("name", ["out.yaml", "out.json"])
+def test_cli_output_file(spec, book, tmp_path, name):
+    out = tmp_path / name
+    done = run(book, "-o", out)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""
+    assert perfxl.load_spec(out) == spec
+    assert out.name in done.stderr
+
+
+def test_cli_yaml_warnings_on_stderr(book):
+    edited = edit(book, lambda ws, wb: ws.__setitem__("E17", ">="))
+    done = run(edited)
+    assert done.returncode == 0
+    assert f"{SHEET}!E17" in done.stderr
+
+
+def test_cli_bad_file_is_one_line(tmp_path):
+    path = tmp_path / "bad.xlsx"
+    path.write_bytes(b"not a workbook")
+    done = run(path)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
