@@ -1,0 +1,188 @@
+"""Round trips: spec → render → read → the same spec, for random specs (hypothesis), for both
+layouts, through the YAML and JSON dumps, and through LibreOffice re-saves as .xlsx, .xls, .ods.
+"""
+from __future__ import annotations
+
+import copy
+import decimal
+
+import openpyxl
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+import perfxl
+from perfxl.dump import dump_spec
+from perfxl.model import Indicator, Project, Spec
+from perfxl.reader import parse_number
+from perfxl.spec import complete_tree
+
+TEMPLATE = perfxl.load_template()
+
+# -- random specs -------------------------------------------------------------------------------
+CHARS = st.characters(categories=["L", "N", "P", "S", "Zs"], exclude_characters="\x85\u2028\u2029")
+CJK = st.characters(min_codepoint=0x4E00, max_codepoint=0x9FFF)
+ODD = st.sampled_from(list("（）：，。、％＝＋－＠“”《》\u3000 =+-@'\"#&<>!?*/\\[]{}|~^_$"))
+
+
+def line(max_size: int = 24):
+    """One line of text as people type it: mostly CJK, odd punctuation, no leading/trailing blanks."""
+    return st.text(st.one_of(CJK, CJK, CHARS, ODD), min_size=1, max_size=max_size).map(str.strip).filter(bool)
+
+
+def long_text():
+    piece = st.text(st.one_of(CJK, CHARS, ODD, st.just("\n")), min_size=1, max_size=400)
+    return st.one_of(piece, piece.map(lambda t: t * 8)).map(str.strip).filter(bool)
+
+
+def maybe(strategy):
+    return st.one_of(st.none(), strategy)
+
+
+FORMULA_LIKE = st.tuples(st.sampled_from("=+-@"), line(12)).map("".join)
+NUMBERS = st.one_of(st.integers(-10**12, 10**12),
+                    st.decimals(-10**9, 10**9, places=2).map(float).map(lambda f: f + 0.0))
+TEXT_VALUE = st.one_of(line(), FORMULA_LIKE)
+
+
+@st.composite
+def indicators(draw):
+    value_type = draw(st.sampled_from([*TEMPLATE.value_types, None]))
+    if TEMPLATE.is_quantitative(value_type):
+        value = draw(maybe(NUMBERS))
+    elif value_type == TEMPLATE.qualitative:
+        value = draw(maybe(st.one_of(TEXT_VALUE, NUMBERS)))
+    else:   # no type: numeric text would be read as the number it says
+        value = draw(maybe(st.one_of(TEXT_VALUE.filter(lambda t: parse_number(t) is None), NUMBERS)))
+    return Indicator(
+        name=draw(st.one_of(line(), FORMULA_LIKE)),
+        type=value_type,
+        value=perfxl.spec.normalise_number(value) if isinstance(value, float) else value,
+        content=draw(maybe(long_text())),
+        unit=draw(maybe(line(6))),
+        note=draw(maybe(long_text())),
+    )
+
+
+def rows_of(draw):
+    many = draw(st.booleans()) and draw(st.integers(0, 9)) == 0
+    return draw(st.lists(indicators(), max_size=14 if many else 3))
+
+
+@st.composite
+def trees(draw):
+    tree = {}
+    for level1, level2s in TEMPLATE.skeleton.items():
+        if draw(st.integers(0, 3)) == 0:
+            continue                                   # left out: the loader adds it back empty
+        groups = tree[level1] = {}
+        for level2 in level2s:
+            if draw(st.booleans()):
+                groups[level2] = rows_of(draw)
+        if draw(st.integers(0, 4)) == 0:
+            groups[draw(line(10))] = rows_of(draw)     # an unknown 二级
+    for _ in range(draw(st.integers(0, 2))):           # unknown 一级, maybe without any 二级
+        tree[draw(line(10))] = {draw(line(10)): rows_of(draw) for _ in range(draw(st.integers(0, 2)))}
+    return complete_tree(tree, TEMPLATE)
+
+
+UNIT = line(20).filter(lambda t: t[0] not in ":：")
+YEAR = st.one_of(st.integers(1990, 2100), st.text("〇一二三四五六七八九", min_size=1, max_size=4))
+
+
+@st.composite
+def projects(draw, shared):
+    year, unit, amount_unit = shared if shared else (draw(maybe(YEAR)), draw(maybe(UNIT)),
+                                                     draw(st.sampled_from(["元", "万元"])))
+    budget = draw(maybe(st.decimals(0, 10**10, places=2).map(float)))
+    return Project(
+        name=draw(maybe(line(40))), category=draw(maybe(line())),
+        budget=perfxl.spec.normalise_number(budget) if budget is not None else None,
+        period=draw(maybe(line(12))), goal=draw(maybe(long_text())), basis=draw(maybe(long_text())),
+        year=year, unit=unit, amount_unit=amount_unit, indicators=draw(trees()))
+
+
+@st.composite
+def specs(draw):
+    shared = None
+    if draw(st.booleans()):
+        shared = (draw(maybe(YEAR)), draw(maybe(UNIT)), draw(st.sampled_from(["元", "万元"])))
+    return Spec(draw(st.lists(projects(shared), min_size=1, max_size=3)))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                               HealthCheck.function_scoped_fixture])
+@given(spec=specs(), one_sheet=st.booleans())
+def test_render_read_round_trip(tmp_path, spec, one_sheet):
+    path = perfxl.render(spec, tmp_path / "random.xlsx", one_sheet=one_sheet)
+    result = perfxl.read(path)
+    assert result.warnings == []
+    assert result.spec == spec
+    assert perfxl.parse_spec(dump_spec(result.spec)) == spec
+    assert perfxl.parse_spec(dump_spec(result.spec, "json")) == spec
+
+
+# -- the example, both layouts, blank forms ---------------------------------------------------
+@pytest.mark.parametrize("one_sheet", [False, True])
+def test_example_round_trip(example_path, tmp_path, one_sheet):
+    spec = perfxl.load_spec(example_path)
+    result = perfxl.read(perfxl.render(spec, tmp_path / "example.xlsx", one_sheet=one_sheet))
+    assert result.spec == spec and result.warnings == []
+    assert perfxl.parse_spec(dump_spec(result.spec)) == spec
+
+
+def test_dumped_yaml_looks_like_a_spec(example_path, tmp_path):
+    spec = perfxl.load_spec(example_path)
+    text = dump_spec(perfxl.read(perfxl.render(spec, tmp_path / "example.xlsx")).spec)
+    assert text.startswith("year: 2025\nunit: 外经科公共专项\namount_unit: 元\n")
+    assert "- {name: 资金投入率, type: '=', value: 100, unit: '%'}" in text
+    assert "社会成本指标: []" in text
+
+
+@pytest.mark.parametrize("one_sheet", [False, True])
+def test_blank_forms_read_as_empty_projects(tmp_path, one_sheet):
+    path = perfxl.blank(tmp_path / "blank.xlsx", projects=3, rows=2, one_sheet=one_sheet, unit="某局")
+    result = perfxl.read(path)
+    empty = Project(unit="某局", indicators=complete_tree({}, TEMPLATE))
+    assert result.spec.projects == [empty] * 3
+    assert result.warnings == []
+
+
+def test_a_filled_blank_form(tmp_path):
+    path = perfxl.blank(tmp_path / "blank.xlsx", projects=1, rows=2, year=2025)
+    wb = openpyxl.load_workbook(path)
+    ws = wb.worksheets[0]
+    ws["B3"], ws["G4"] = "新项目", 50000
+    ws["D8"], ws["E8"], ws["F8"], ws["H8"] = "资金投入率", "=", 100, "%"    # 经济成本指标, 1st of 2 rows
+    wb.save(path)
+    project = perfxl.read(path).spec.projects[0]
+    assert (project.name, project.budget, project.year) == ("新项目", 50000, 2025)
+    assert project.indicators["成本指标"]["经济成本指标"] == [Indicator("资金投入率", "=", 100, unit="%")]
+    assert sum(1 for _ in project.rows()) == 1
+
+
+# -- LibreOffice ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("fmt", ["xlsx", "xls", "ods"])
+@pytest.mark.parametrize("one_sheet", [False, True])
+def test_libreoffice_resave(libreoffice, example_path, tmp_path, fmt, one_sheet):
+    spec = perfxl.load_spec(example_path)
+    src = perfxl.render(spec, tmp_path / "example.xlsx", one_sheet=one_sheet)
+    out = libreoffice.convert(src, fmt, tmp_path / fmt)
+    result = perfxl.read(out)
+    assert result.spec == spec
+    assert result.warnings == []
+
+
+def test_libreoffice_ods_percent_and_recalculated_formula(libreoffice, example_path, tmp_path):
+    spec = perfxl.load_spec(example_path)
+    src = perfxl.render(spec, tmp_path / "example.xlsx")
+    wb = openpyxl.load_workbook(src)
+    ws = wb.worksheets[0]
+    ws["F17"], ws["H17"] = 0.85, None
+    ws["F17"].number_format = "0%"
+    ws["F11"] = "=5+6"                      # no cached value until LibreOffice recalculates
+    wb.save(src)
+    assert "公式" in " ".join(w.message for w in perfxl.read(src).warnings)
+    for fmt in ("ods", "xlsx"):
+        result = perfxl.read(libreoffice.convert(src, fmt, tmp_path / fmt))
+        assert result.spec == spec
+        assert [w.location.rsplit("!", 1)[1] for w in result.warnings] == ["F17"]
