@@ -31,13 +31,13 @@ from defusedxml import ElementTree
 
 from .errors import Location, WorkbookError
 from .model import INDICATOR_KEYS, Indicator, Project, Spec
+from .safety import preflight
 from .spec import AMOUNT_UNITS, complete_tree, normalise_number
 from .template import DEFAULT_TEMPLATE, Template, col_letter, label_key, load_template
 
 MAIN_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 PKG_REL_NS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
-ODS_MIME = b"application/vnd.oasis.opendocument.spreadsheet"
 PERCENT_BUILTIN = {9, 10}
 NUMBER = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[+-]?\.\d+")
 GLUED = re.compile(r"(?P<number>[+-]?[\d,.]+)\s*(?P<unit>[^\d\s.,+-][^\d]{0,7})")
@@ -141,35 +141,13 @@ class _Book:
 
 
 def _open(path: str) -> _Book:
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(8)
-    except FileNotFoundError:
-        raise WorkbookError("文件不存在", path) from None
-    except IsADirectoryError:
-        raise WorkbookError("这是一个目录，不是工作簿", path) from None
-    except OSError as exc:
-        raise WorkbookError(f"无法读取：{exc.strerror}", path) from None
-    if head.startswith(b"PK\x03\x04"):
-        kind = "ods" if _is_ods(path) else "xlsx"
-    elif head.startswith(b"\xd0\xcf\x11\xe0"):
-        kind = "xls"
-    else:
-        raise WorkbookError("不是 Excel（.xlsx/.xlsm/.xls）或 ODS 工作簿", path)
+    """Check the file (perfxl.safety: bombs, encryption, not a workbook), then open it."""
+    kind = preflight(path)
     try:
         book = python_calamine.CalamineWorkbook.from_path(path)
     except python_calamine.CalamineError as exc:
-        hint = "（可能已加密或不是 .xls）" if kind == "xls" else ""
-        raise WorkbookError(f"无法打开工作簿{hint}：{_one_line(exc)}", path) from None
+        raise WorkbookError(f"无法打开工作簿：{_one_line(exc)}", path) from None
     return _Book(path, book, kind)
-
-
-def _is_ods(path: str) -> bool:
-    try:
-        with zipfile.ZipFile(path) as zf:
-            return "mimetype" in zf.namelist() and zf.read("mimetype").strip() == ODS_MIME
-    except (zipfile.BadZipFile, OSError, KeyError):
-        return False
 
 
 def _one_line(exc: BaseException) -> str:
