@@ -1,6 +1,7 @@
 """The reverse reader: a filled workbook (.xlsx/.xlsm/.xls/.ods) back to a Spec, with warnings.
 
-This is the only module that opens input workbooks. python-calamine reads the cell values of
+This is the only module that opens input workbooks. perfxl.safety.preflight checks each file
+first (bombs, encryption, not a workbook); python-calamine then reads the cell values of
 every visible sheet; tables are then found by the template's labels and aliases, never by fixed
 coordinates. For .xlsx the raw sheet XML is scanned once (regular expressions on bytes, no XML
 tree) for the two things calamine cannot tell: formulas without a cached value and error cells,
@@ -11,12 +12,15 @@ Every normalisation of what a person typed ("95%", "1,500", ">=", stray spaces a
 becomes a ReadWarning naming book!sheet!cell. Decisions for input a spec cannot hold:
 an unknown 指标值类型 or a budget that is not a number is left out (type/budget None) with a
 warning quoting it; a data row without a 三级 name is kept with name "" and a warning, so that
-`perfxl check` reports it (its YAML fails to load until the name is filled in).
+`perfxl check` reports it (its YAML fails to load until the name is filled in). Not reported,
+because nobody typed them: whole numbers coming back as floats (a file stores 100 and 100.0
+alike) and numbers in text fields (a 实施期 of 2025 reads as "2025", as the spec loader does).
 """
 from __future__ import annotations
 
 import datetime
 import gc
+import io
 import operator
 import os
 import re
@@ -135,7 +139,10 @@ class _Book:
             return self._xlsx.extras(name)
         if self.kind == "ods":
             if self._ods is None:
-                self._ods = _ods_percent_cells(self.path)
+                try:
+                    self._ods = _ods_percent_cells(self.path)
+                except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, zlib.error, OSError) as exc:
+                    raise WorkbookError(f"工作簿结构损坏：{_one_line(exc)}", self.path) from None
             return _Extras(percent=self._ods.get(name, set()))
         return _Extras()
 
@@ -270,7 +277,6 @@ def _ods_percent_cells(path: str) -> dict[str, set[tuple[int, int]]]:
     office = "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}"
     out: dict[str, set] = {}
     sheet, row, col = None, -1, 0
-    import io
     for event, elem in ElementTree.iterparse(io.BytesIO(data), events=("start", "end")):
         tag = elem.tag
         if event == "start" and tag == f"{table}table":
@@ -364,7 +370,7 @@ def after_prefix(text: str, prefixes: frozenset[str]) -> str | None:
     best = None
     for i in range(1, len(text) + 1):
         key = label_key(text[:i])
-        if key in prefixes:
+        if key in prefixes and text[i - 1] not in "*＊":     # a marker label_key drops, not a colon
             best = i
         elif not any(p.startswith(key) for p in prefixes):
             break

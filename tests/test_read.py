@@ -372,3 +372,11 @@ def test_cli_bad_file_is_one_line(tmp_path):
     assert done.returncode == 2
     assert done.stdout == ""
     assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("unit", ["*", "（市）财政局", "财政局：预算科", "Finance Bureau"])
+def test_unit_line_keeps_the_unit_as_written(tmp_path, unit, example_path):
+    spec = perfxl.load_spec(example_path)
+    for project in spec.projects:
+        project.unit = unit
+    assert perfxl.read(perfxl.render(spec, tmp_path / "unit.xlsx")).spec == spec
