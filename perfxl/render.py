@@ -59,7 +59,8 @@ def render(spec: Spec | str | os.PathLike, out: str | os.PathLike | None = None,
         sheets = [SheetPlan(sheet_names([title], (lists,), template)[0], _stack(template, spec.projects))]
     else:
         names = sheet_names([p.name for p in spec.projects], (lists,), template)
-        sheets = [SheetPlan(n, [plan_table(template, p)]) for n, p in zip(names, spec.projects)]
+        # planned as written: each plan can go once XlsxWriter has its cells
+        sheets = (SheetPlan(n, [plan_table(template, p)]) for n, p in zip(names, spec.projects))
     write_workbook(out, template, sheets)
     return Path(out)
 
