@@ -6,6 +6,7 @@ written once thus runs in `perfxl check` and live in the workbook, and the two c
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -31,6 +32,17 @@ def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+APPROX = 2.0 ** -48     # numbers this close (relatively) compare equal, as in LibreOffice
+
+
+def _approx_equal(a, b) -> bool:
+    """LibreOffice's rtl::math::approxEqual: 99.99999999999999 = 100 (Excel rounds similarly)."""
+    if a == b:
+        return True
+    d = abs(a - b)
+    return a != 0 and b != 0 and math.isfinite(d) and d < abs(a) * APPROX and d < abs(b) * APPROX
+
+
 def _compare(a, b) -> int:
     """Excel's ordering: blank is 0 beside a number and "" beside text; numbers < text."""
     if a is None:
@@ -38,7 +50,7 @@ def _compare(a, b) -> int:
     if b is None:
         b = 0 if _is_number(a) else ""
     if _is_number(a) and _is_number(b):
-        return (a > b) - (a < b)
+        return 0 if _approx_equal(a, b) else (a > b) - (a < b)
     if _is_number(a) != _is_number(b):
         return -1 if _is_number(a) else 1
     a, b = _as_text(a).lower(), _as_text(b).lower()

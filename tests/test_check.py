@@ -120,13 +120,21 @@ projects:
 """
 
 
+NEAR = [100.00000000000001, 99.99999999999999, 100.0000000000001, 100.000000000001]
+
+
 def corpus() -> perfxl.Spec:
-    """CORPUS_YAML, plus a table with a row that has a value but no name (a spec cannot say that)."""
+    """CORPUS_YAML, plus what a spec cannot say: a row with a value but no name, and numbers a
+    hair from the limits (Excel and LibreOffice compare numbers to about 15 digits)."""
     spec = perfxl.parse_spec(CORPUS_YAML, "corpus.yaml")
-    unnamed = perfxl.parse_spec(CORPUS_YAML, "corpus.yaml").projects[-4]
+    unnamed, near = perfxl.parse_spec(CORPUS_YAML, "corpus.yaml").projects[-4:-2]
     unnamed.name = "名称缺失"
     unnamed.indicators["产出指标"]["数量指标"].append(Indicator("", "=", 3, unit="个"))
-    spec.projects.append(unnamed)
+    near.name = "精度边界"
+    near.indicators["成本指标"]["经济成本指标"] = [Indicator("资金投入率", "=", v, unit="%") for v in NEAR]
+    near.indicators["满意度"]["服务对象满意度"] = [Indicator(f"满意度{v}", "≥", v, unit="%")
+                                              for v in (79.99999999999999, 80.00000000000001, 100.00000000000001)]
+    spec.projects += [unnamed, near]
     return spec
 
 
@@ -168,6 +176,7 @@ def test_corpus_findings_table_by_table():
     assert found["投入率无单位"] == ["P-INVEST", "P-QUANT-UNIT"]
     assert found["投入率文本"] == ["P-INVEST", "P-QUANT-VALUE", "P-QUANT-UNIT"]
     assert found["名称缺失"] == ["P-NAME-MISSING"]
+    assert found["精度边界"] == ["P-INVEST", "P-PCT-OVER"] + ["P-DUP-NAME"] * 3   # only 100.000000000001 differs
 
 
 def test_findings_point_at_the_blamed_yaml_line():

@@ -38,8 +38,9 @@ def books(libreoffice, tmp_path_factory):
     if not _BOOKS:
         tmp = tmp_path_factory.mktemp("live")
         spec = corpus()
-        unnamed = spec.projects[-1].indicators["产出指标"]["数量指标"][-1]
-        unnamed.where = {"name": Location("python", 1, 1)}          # so its findings can be placed
+        for project in spec.projects:                               # rows made in Python get a
+            for n, (_, _, item) in enumerate(project.rows()):        # place, so findings can be put
+                item.where = item.where or {"name": Location(f"python:{project.name}", n, 1)}
         rendered = perfxl.render(spec, tmp / "corpus.xlsx")
         stripped = openpyxl.load_workbook(rendered)
         stripped.save(tmp / "stripped.xlsx")
