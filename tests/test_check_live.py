@@ -7,6 +7,7 @@ the same rows as `perfxl check`, and equal the results perfxl cached when it wro
 from __future__ import annotations
 
 import collections
+import random
 import re
 
 import openpyxl
@@ -18,6 +19,7 @@ from perfxl.errors import Location
 from perfxl.layout import indicator_rows
 from perfxl.render import sheet_names
 from perfxl.rules import RULES, RULES_BY_ID
+from perfxl.spec import complete_tree
 from test_check import TEMPLATE, corpus
 
 MARK, COUNT = TEMPLATE.mark_col + 1, TEMPLATE.count_col + 1          # openpyxl columns, 1-based
@@ -135,3 +137,44 @@ def test_check_of_the_recalculated_workbook_points_at_the_rows_libreoffice_marks
             continue
         marks = live_marks(recalculated[name])[0]
         assert marks == {row: sorted(ids) for row, ids in found[name].items()}, name
+
+
+NAMES = ["资金投入率", " 资金投入率 ", "资金投入率\u3000", "满意度", "", " ", "  x  y ", "提高", "\t"]
+TYPES = [None, "=", "≥", "≤", ">", "<", "定性"]
+VALUES = [None, "", " ", 0, 100, 100.0, -1, 80, 79.9, 101, 1e15, 0.1 + 0.2, "100", "提高", " 提高 ",
+          "提高\xa0", "促进", "abc", "95%"]
+UNITS = [None, "%", " % ", "%%", "人", "", "％", " "]
+LEVEL1 = [*TEMPLATE.skeleton, "满意度调查", "其他成本", "其他"]
+FIELDS = [None, "", " ", "x", "\u3000", "=1+1"]
+
+
+def random_project(rng, n: int) -> perfxl.Project:
+    """A table of random, often odd, cell values: what clerks type, and worse."""
+    tree: dict = {}
+    for _ in range(rng.randint(0, 8)):
+        rows = tree.setdefault(rng.choice(LEVEL1), {}).setdefault(rng.choice(["a", "b", "经济成本指标"]), [])
+        rows.append(perfxl.Indicator(rng.choice(NAMES), rng.choice(TYPES), rng.choice(VALUES),
+                                     rng.choice(FIELDS), rng.choice(UNITS), rng.choice(FIELDS)))
+    project = perfxl.Project(f"随机{n}", rng.choice(FIELDS), rng.choice([None, 0, -5, 100, 1e-300, "abc"]),
+                             rng.choice(FIELDS), rng.choice(FIELDS), rng.choice(FIELDS))
+    project.indicators = complete_tree(tree, TEMPLATE)
+    return project
+
+
+def test_random_tables_cached_results_and_check_equal_libreoffice(tmp_path, libreoffice):
+    """Python's Excel semantics (blanks, text vs numbers, TRIM, 15-digit equality) against
+    LibreOffice's, on odd values no spec would hold but a reader may bring back."""
+    rng = random.Random(20251128)
+    spec = perfxl.Spec([random_project(rng, n) for n in range(40)])
+    rendered = perfxl.render(spec, tmp_path / "random.xlsx")
+    openpyxl.load_workbook(rendered).save(tmp_path / "stripped.xlsx")
+    recalculated = openpyxl.load_workbook(libreoffice.convert(tmp_path / "stripped.xlsx", "xlsx", tmp_path / "lo"),
+                                          data_only=True)
+    cached = openpyxl.load_workbook(rendered, data_only=True)
+    for project in spec.projects:
+        ws, mine = recalculated[project.name], cached[project.name]
+        for r in range(1, ws.max_row + 1):
+            for c in (MARK, COUNT):
+                assert (mine.cell(r, c).value or None) == (ws.cell(r, c).value or None), f"{project.name}!{r}"
+        live = [f for f in check(perfxl.Spec([project])) if RULES_BY_ID[f.rule].test is not None]
+        assert sum(live_marks(ws)[1].values()) == len(live), project.name
