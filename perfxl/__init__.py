@@ -8,8 +8,10 @@ The public API::
     perfxl.check("specs/example.yaml")              # the reviewer's rules → list of Finding
     result = perfxl.read("filled.xlsx")             # workbook → .spec and .warnings
     text = perfxl.dump_spec(result.spec)            # Spec → YAML that load_spec reads back
+    merged = perfxl.collect(["returns/"], jobs=2)   # many workbooks, in parallel → one .spec
 """
 from .check import check
+from .collect import Collected, collect
 from .errors import Location, PerfxlError, SpecError, WorkbookError
 from .dump import dump_spec
 from .model import Indicator, Project, Spec
@@ -19,8 +21,8 @@ from .spec import load_spec, parse_spec
 from .template import load_template
 
 __all__ = [
-    "Indicator", "Location", "PerfxlError", "Project", "ReadResult", "ReadWarning", "Spec",
-    "SpecError", "WorkbookError", "blank", "check", "dump_spec", "load_spec", "load_template",
+    "Collected", "Indicator", "Location", "PerfxlError", "Project", "ReadResult", "ReadWarning", "Spec",
+    "SpecError", "WorkbookError", "blank", "check", "collect", "dump_spec", "load_spec", "load_template",
     "parse_spec", "read", "render",
 ]
 __version__ = "0.1.0"

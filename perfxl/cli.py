@@ -72,6 +72,27 @@ def cmd_read(args) -> int:
     return EXIT_OK
 
 
+def cmd_collect(args) -> int:
+    """Exit 2 when some file could not be read (each named on stderr); the others are still written."""
+    from .collect import collect, write_collected
+
+    result = collect(args.paths, jobs=args.jobs)
+    for path, why in result.failures:
+        print(f"perfxl: {path}: 无法读取：{why}", file=sys.stderr)
+    if not result.files:
+        return EXIT_UNUSABLE
+    if not (args.output or "").lower().endswith(".json"):
+        for warning in result.warnings:
+            print(f"perfxl: 注意：{warning}", file=sys.stderr)
+    text = write_collected(result, args.output)
+    if text is not None:
+        sys.stdout.write(text)
+    summary = (f"{len(result.files)} 个文件，{len(result.spec.projects)} 张表，{len(result.warnings)} 条注意"
+               + (f"，{len(result.failures)} 个文件无法读取" if result.failures else ""))
+    print(f"{args.output or 'perfxl collect'}：{summary}", file=sys.stderr)
+    return EXIT_UNUSABLE if result.failures else EXIT_OK
+
+
 def _stem(path: str) -> str:
     from pathlib import Path
 
@@ -122,6 +143,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("yaml", "json"),
                    help="output format (default yaml, or json for an -o ending in .json)")
     p.set_defaults(func=cmd_read)
+
+    p = sub.add_parser("collect", help="read many workbooks in parallel and merge them into one spec",
+                       description="Projects are merged sorted by file path, then in table order. A file "
+                       "that cannot be read is named on stderr and skipped; the others are still "
+                       "written, and the exit status is then 2.")
+    p.add_argument("paths", nargs="+", metavar="BOOK_OR_DIR",
+                   help="workbooks, or directories searched for .xlsx .xlsm .xls .ods")
+    p.add_argument("-o", "--output", help="write .yaml, .json or a bundle .xlsx (default: YAML to stdout)")
+    p.add_argument("--jobs", type=_positive, help="processes (default: one per core)")
+    p.set_defaults(func=cmd_collect)
     return parser
 
 
