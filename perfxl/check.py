@@ -46,11 +46,13 @@ def _is_workbook(path: str) -> bool:
         return False
     if Path(path).suffix.lower() in (".xlsx", ".xlsm", ".xls", ".ods"):
         return True
+    if not os.path.isfile(path):
+        return False          # a pipe (/dev/stdin) is read once, as a spec; the loader judges the rest
     try:
         with open(path, "rb") as fh:
             head = fh.read(4)
     except OSError:
-        return False          # the spec loader says what is wrong with the path
+        return False
     return head.startswith(WORKBOOK_MAGIC)
 
 

@@ -291,3 +291,13 @@ def test_unusable_spec_exits_2_with_one_line(tmp_path):
 
 def test_public_api_takes_a_spec_or_a_path(example_path):
     assert perfxl.check(perfxl.load_spec(example_path)) == perfxl.check(str(example_path))
+
+
+def test_workbooks_are_told_by_their_bytes_and_stdin_is_a_spec(tmp_path, example_path):
+    book = perfxl.render(example_path, tmp_path / "book")                    # no suffix
+    result = perfxl_cli("check", book, "--format", "json")
+    [finding] = json.loads(result.stdout)["findings"]
+    assert result.returncode == 0 and finding["location"] == f"{book}!{finding['project'][:31]}!H14"
+    piped = subprocess.run([sys.executable, "-m", "perfxl.cli", "check", "/dev/stdin"], capture_output=True,
+                           text=True, timeout=120, input=example_path.read_text(encoding="utf-8"))
+    assert piped.returncode == 0 and piped.stdout.startswith("/dev/stdin:59:13: warning P-QUANT-UNIT")
