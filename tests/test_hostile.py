@@ -114,6 +114,16 @@ def hostile_files() -> dict[str, tuple[bytes, str]]:
     docx = rezip({"[Content_Types].xml": b'<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/'
                   b'package/2006/content-types"><Override PartName="/word/document.xml" ContentType="application/'
                   b'vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>'})
+    xlsb = rezip({"[Content_Types].xml": b'<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-'
+                  b'types"><Override PartName="/xl/workbook.bin" ContentType="application/vnd.ms-excel.sheet.binary.'
+                  b'macroEnabled.main"/></Types>'})
+    ods = rezip({"mimetype": b"application/vnd.oasis.opendocument.spreadsheet", "content.xml": b"<x/>",
+                 "META-INF/manifest.xml": b'<m:manifest xmlns:m="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0">'
+                 b'<m:file-entry m:full-path="content.xml"><m:encryption-data/></m:file-entry></m:manifest>'})
+    flagged = bytearray(good)
+    for signature, flag in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        at = flagged.find(signature)
+        flagged[at + flag] |= 1                 # the first member says it is encrypted
     bomb = rezip({**members(good), "xl/worksheets/sheet9.xml": b"<" + b" " * (4 << 20) + b">"})
     lying = patch_sizes(rezip({**members(good), "xl/worksheets/sheet1.xml": b" " * (2 << 20)}),
                         "xl/worksheets/sheet1.xml", 1000)
@@ -130,6 +140,9 @@ def hostile_files() -> dict[str, tuple[bytes, str]]:
         "word.doc": (cfb({"WordDocument": b"\xec\xa5"}), "Word 文档"),
         "broken-ole.xls": (OLE_MAGIC + b"\x00" * 100, "已损坏"),
         "docx.xlsx": (docx, "Word 文档"),
+        "xlsb.xlsx": (xlsb, ".xlsb"),
+        "encrypted.ods": (ods, "密码"),
+        "encrypted-member.xlsx": (bytes(flagged), "密码"),
         "zip-bomb.xlsx": (bomb, "zip 炸弹"),
         "declared-huge.xlsx": (patch_sizes(good, "xl/styles.xml", 3 << 30), "zip 炸弹"),
         "lying-sizes.xlsx": (lying, "已损坏"),
