@@ -216,10 +216,10 @@ def assert_refused(result, elapsed, tmp_path, inputs):
 
 
 @pytest.mark.parametrize("name", HOSTILE)
-@pytest.mark.parametrize("command", ["check", "read"])
+@pytest.mark.parametrize("command", ["check", "read", "collect"])
 def test_commands_refuse_hostile_workbooks(tmp_path, name, command):
     write(tmp_path / name, HOSTILE[name][0])
-    extra = ["-o", "out.yaml"] if command == "read" else []
+    extra = ["-o", "out.yaml"] if command != "check" else []
     result, elapsed = run(command, name, *extra, cwd=tmp_path)
     assert_refused(result, elapsed, tmp_path, [name])
     assert result.stdout == ""
