@@ -28,6 +28,7 @@ import unicodedata
 import zipfile
 import zlib
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import python_calamine
@@ -76,13 +77,18 @@ def read(path: str | os.PathLike, template: str = DEFAULT_TEMPLATE) -> ReadResul
     labels = _Labels(form)
     warnings: list[ReadWarning] = []
     projects: list[Project] = []
+    names = book.visible_sheets()
     collecting = gc.isenabled()
     gc.disable()            # millions of small objects, no cycles: collections only cost time
+    # The raw-XML scan runs in a second thread while calamine parses (calamine releases the GIL).
+    pool = ThreadPoolExecutor(max_workers=1)
     try:
-        for name in book.visible_sheets():
-            sheet = _Sheet(path, name, book.rows(name), book.extras(name), labels, warnings)
-            projects.extend(sheet.tables())
+        extras = [pool.submit(book.extras, name) for name in names]
+        for name, extra in zip(names, extras):
+            rows = book.rows(name)
+            projects.extend(_Sheet(path, name, rows, extra.result(), labels, warnings).tables())
     finally:
+        pool.shutdown(cancel_futures=True)
         if collecting:
             gc.enable()
     if not projects:
@@ -220,14 +226,14 @@ class _XlsxParts:
         info = self.zip.getinfo(name)
         if info.compress_type != zipfile.ZIP_DEFLATED:
             return self.zip.read(name)
-        with open(self.path, "rb") as fh:
-            fh.seek(info.header_offset)
-            local = fh.read(30)
-            if local[:4] != b"PK\x03\x04":
-                raise zipfile.BadZipFile(f"bad local header for {name}")
-            fh.seek(info.header_offset + 30 + int.from_bytes(local[26:28], "little")
-                    + int.from_bytes(local[28:30], "little"))
-            raw = fh.read(info.compress_size)
+        fh = self.zip.fp            # only this thread uses the package
+        fh.seek(info.header_offset)
+        local = fh.read(30)
+        if local[:4] != b"PK\x03\x04":
+            raise zipfile.BadZipFile(f"bad local header for {name}")
+        fh.seek(info.header_offset + 30 + int.from_bytes(local[26:28], "little")
+                + int.from_bytes(local[28:30], "little"))
+        raw = fh.read(info.compress_size)
         return zlib.decompressobj(-15).decompress(raw, info.file_size)
 
     def _cell_at(self, data: bytes, pos: int):
@@ -318,6 +324,15 @@ class _Labels:
         self.amount_prefix = _prefix_keys(form.amount_unit_line(amount_unit="\x00"))
         self.longest = 2 * max(len(k) for k in self.roles) + 8
         self._cache: dict[str, tuple | None] = {}
+        self._types: dict[str, str | None] = {}
+
+    def value_type(self, text: str) -> str | None:
+        """template.normalise_type, remembered: a workbook repeats a handful of types."""
+        try:
+            return self._types[text]
+        except KeyError:
+            found = self._types[text] = self.form.normalise_type(text)
+            return found
 
     def label(self, text: str) -> tuple | None:
         """The role of a text short enough to be a label (values are skipped cheaply)."""
@@ -432,7 +447,7 @@ class _Table:
     title: tuple[int, int, tuple] | None = None        # (row, col, role)
     unit: tuple[int, int, tuple] | None = None
     amount: tuple[int, int, str | None] | None = None
-    field_rows: list[int] = field(default_factory=list)
+    field_rows: list[tuple[int, list]] = field(default_factory=list)   # (row, [(col, field)])
     fields: set[str] = field(default_factory=set)
     header: _Header | None = None
     tree: dict = field(default_factory=dict)
@@ -473,11 +488,12 @@ class _Sheet:
                 if kind == "unit":
                     self.amount_cell(table, r, col, role)
             elif kind == "field":
-                found = self.row_fields(self.rows[r], col)
+                marks = self.row_fields(self.rows[r], col)
+                found = {name for _, name in marks}
                 if table.fields & found or (table.header and found & self.labels.header_fields):
                     table = self.finish(table)
                 table.fields |= found
-                table.field_rows.append(r)
+                table.field_rows.append((r, marks))
             elif kind in ("block", "column"):
                 header = self.header_row(r, col)
                 if header is not None:
@@ -496,15 +512,17 @@ class _Sheet:
                 return col, (self.labels.role(value) if value.__class__ is str else None)
         return 0, None
 
-    def row_fields(self, row: list, start: int) -> set[str]:
-        found = set()
+    def row_fields(self, row: list, start: int) -> list[tuple[int, str]]:
+        """The field labels of a header/footer row: [(column, field name)]."""
+        marks = []
         label = self.labels.label
-        for value in row[start:]:
+        for c in range(start, len(row)):
+            value = row[c]
             if value.__class__ is str and value:
                 role = label(value)
                 if role and role[0] == "field":
-                    found.add(role[1])
-        return found
+                    marks.append((c, role[1]))
+        return marks
 
     def amount_cell(self, table: _Table, r: int, col: int, role: tuple):
         """金额单位 in the unit line's own cell, or in a later cell of the same row."""
@@ -579,13 +597,13 @@ class _Sheet:
     def finish(self, table: _Table) -> _Table:
         if table.header is None:
             if table.fields:
-                self.warn(table.field_rows[0], 0, "找到表头字段，但下方没有指标表头行（一级指标、三级指标……），未读取")
+                self.warn(table.field_rows[0][0], 0, "找到表头字段，但下方没有指标表头行（一级指标、三级指标……），未读取")
             return _Table()
         project = Project()
         project.where = _Where(self.path, self.name, table.cells)
         self.shared(table, project)
-        for r in table.field_rows:
-            self.fields(project, table, r)
+        for r, marks in table.field_rows:
+            self.fields(project, table, r, marks)
         project.indicators = complete_tree(table.tree, self.form)
         self.out.append(project)
         return _Table()
@@ -613,18 +631,11 @@ class _Sheet:
             elif amount:
                 self.warn(r, c, f"金额单位「{amount}」无效（可选：{'、'.join(AMOUNT_UNITS)}），按 {AMOUNT_UNITS[0]} 读取")
 
-    def fields(self, project: Project, table: _Table, r: int):
+    def fields(self, project: Project, table: _Table, r: int, marks: list[tuple[int, str]]):
         """The project fields named on one header/footer row: each label, then its value."""
-        row, label = self.rows[r], self.labels.label
-        end_col = min(table.header.right + 1, len(row))
-        marks = []
-        for c in range(table.header.left, end_col):
-            value = row[c]
-            if value.__class__ is str and value:
-                role = label(value)
-                if role and role[0] == "field":
-                    marks.append((c, role[1]))
-        marks.append((end_col, None))
+        header = table.header
+        end_col = min(header.right + 1, len(self.rows[r]))
+        marks = [m for m in marks if header.left <= m[0] < end_col] + [(end_col, None)]
         for (c, name), (end, _) in zip(marks, marks[1:]):
             if name not in table.cells:
                 self.field(project, table, r, c, name, end)
@@ -771,7 +782,7 @@ class _Groups:
 
     def value_type(self, raw, r: int, c: int) -> str | None:
         text = raw.strip() if raw.__class__ is str else self.sheet.non_text(raw, r, c)
-        canonical = self.form.normalise_type(text)
+        canonical = self.sheet.labels.value_type(text)
         if canonical is None:
             choices = " ".join(self.form.value_types)
             self.sheet.warn(r, c, f"指标值类型「{_short(text)}」无法识别（可选 {choices}），未读入")
