@@ -6,7 +6,8 @@ every visible sheet; tables are then found by the template's labels and aliases,
 coordinates. For .xlsx the raw sheet XML is scanned once (regular expressions on bytes, no XML
 tree) for the two things calamine cannot tell: formulas without a cached value and error cells,
 and, when styles.xml has a percentage format at all, which cells carry it. For .ods the content
-is walked only when it has percentage cells. Percentage formats in .xls are not detected.
+is walked only when it has percentage cells. Percentage formats in .xls are not read: a value
+of at most 1 with the unit % gets a warning instead.
 
 Every normalisation of what a person typed ("95%", "1,500", ">=", stray spaces and line breaks)
 becomes a ReadWarning naming book!sheet!cell. Decisions for input a spec cannot hold:
@@ -117,6 +118,7 @@ class _Extras:
 
     unusable: dict[tuple[int, int], str] = field(default_factory=dict)
     percent: set[tuple[int, int]] = field(default_factory=set)
+    formats_known: bool = True          # False for .xls: percent cells cannot be told apart
 
 
 class _Book:
@@ -150,7 +152,7 @@ class _Book:
                 except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, zlib.error, OSError) as exc:
                     raise WorkbookError(f"工作簿结构损坏：{_one_line(exc)}", self.path) from None
             return _Extras(percent=self._ods.get(name, set()))
-        return _Extras()
+        return _Extras(formats_known=False)
 
 
 def _open(path: str) -> _Book:
@@ -797,6 +799,10 @@ class _Groups:
             item.value = normalise_number(raw)
             if sheet.extras.percent and (r, c) in sheet.extras.percent:
                 self.percent(item, raw, r, c)
+            elif not sheet.extras.formats_known and item.unit == "%" and 0 < abs(raw) <= 1:
+                shown = normalise_number(round(raw * 100, 9))
+                sheet.warn(r, c, f"指标值 {item.value} 以 % 为单位：若单元格显示为 {shown}%，应为 {shown}"
+                                 "（.xls 文件里的百分比格式读不出），请核实")
             return
         if raw.__class__ is not str:
             item.value = sheet.non_text(raw, r, c)

@@ -172,17 +172,28 @@ def test_libreoffice_resave(libreoffice, example_path, tmp_path, fmt, one_sheet)
     assert result.warnings == []
 
 
-def test_libreoffice_ods_percent_and_recalculated_formula(libreoffice, example_path, tmp_path):
+def test_libreoffice_percent_cells_and_recalculated_formula(libreoffice, example_path, tmp_path):
     spec = perfxl.load_spec(example_path)
     src = perfxl.render(spec, tmp_path / "example.xlsx")
     wb = openpyxl.load_workbook(src)
     ws = wb.worksheets[0]
-    ws["F17"], ws["H17"] = 0.85, None
-    ws["F17"].number_format = "0%"
+    ws["F8"] = 1                            # 资金投入率 100 %, unit cell says %
+    ws["F17"], ws["H17"] = 0.85, None       # 满意度 85 %, unit cell empty
+    for cell in ("F8", "F17"):
+        ws[cell].number_format = "0%"
     ws["F11"] = "=5+6"                      # no cached value until LibreOffice recalculates
     wb.save(src)
     assert "公式" in " ".join(w.message for w in perfxl.read(src).warnings)
+
+    def cells(result):
+        return [w.location.rsplit("!", 1)[1] for w in result.warnings]
+
     for fmt in ("ods", "xlsx"):
         result = perfxl.read(libreoffice.convert(src, fmt, tmp_path / fmt))
         assert result.spec == spec
-        assert [w.location.rsplit("!", 1)[1] for w in result.warnings] == ["F17"]
+        assert cells(result) == ["F8", "F17"]
+    result = perfxl.read(libreoffice.convert(src, "xls", tmp_path / "xls"))   # formats unread
+    project = result.spec.projects[0]
+    assert project.indicators["成本指标"]["经济成本指标"][0].value == 1
+    assert project.indicators["满意度"]["服务对象满意度"][0].value == 0.85
+    assert cells(result) == ["F8"] and "应为 100" in result.warnings[0].message
