@@ -33,7 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import python_calamine
-from defusedxml import ElementTree
+from defusedxml import DefusedXmlException, ElementTree
 
 from .errors import Location, WorkbookError
 from .model import INDICATOR_KEYS, Indicator, Project, Spec
@@ -48,6 +48,8 @@ PERCENT_BUILTIN = {9, 10}
 NUMBER = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[+-]?\.\d+")
 GLUED = re.compile(r"(?P<number>[+-]?[\d,.]+)\s*(?P<unit>[^\d\s.,+-][^\d]{0,7})")
 LINE_BREAKS = re.compile(r"\s*[\r\n]+\s*")
+PACKAGE_ERRORS = (zipfile.BadZipFile, KeyError, ValueError, ElementTree.ParseError,
+                  DefusedXmlException, zlib.error, OSError)
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,8 @@ class _Extras:
 
 
 class _Book:
+    """An open workbook: calamine for values, the package parts for what calamine leaves out."""
+
     def __init__(self, path: str, calamine, kind: str):
         self.path = path
         self.calamine = calamine
@@ -149,7 +153,7 @@ class _Book:
             if self._ods is None:
                 try:
                     self._ods = _ods_percent_cells(self.path)
-                except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, zlib.error, OSError) as exc:
+                except PACKAGE_ERRORS as exc:
                     raise WorkbookError(f"工作簿结构损坏：{_one_line(exc)}", self.path) from None
             return _Extras(percent=self._ods.get(name, set()))
         return _Extras(formats_known=False)
@@ -194,7 +198,7 @@ class _XlsxParts:
             self.zip = zipfile.ZipFile(path)
             self.sheet_paths = self._sheet_paths()
             self.percent_styles = self._percent_styles()
-        except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, OSError) as exc:
+        except PACKAGE_ERRORS as exc:
             raise WorkbookError(f"工作簿结构损坏：{_one_line(exc)}", path) from None
 
     def _xml(self, name: str):
@@ -249,7 +253,7 @@ class _XlsxParts:
             return _Extras()
         try:
             data = self._member(member)
-        except (zipfile.BadZipFile, zlib.error, OSError) as exc:
+        except PACKAGE_ERRORS as exc:
             raise WorkbookError(f"工作表数据损坏：{_one_line(exc)}", Location(self.path, sheet=name)) from None
         extras = _Extras()
         for match in self.UNCACHED_F.finditer(data):
@@ -739,11 +743,10 @@ class _Groups:
             self.level2 = new2
         if values == self.blank:
             if new1 is not None or new2 is not None:
+                self.under_level1(r)
                 self.group(r)
             return
-        if self.level1 is None:
-            self.level1 = ""
-            self.sheet.warn(r, cols["level1"], "指标行上方没有一级指标，归入空白的一级指标")
+        self.under_level1(r)
         if self.level2 is None:
             self.level2 = ""
             if "level2" in cols:
@@ -751,6 +754,12 @@ class _Groups:
         if self.missing:
             values = tuple([values[i] if i is not None else "" for i in self.index])
         self.group(r).append(self.indicator(r, values))
+
+    def under_level1(self, r: int):
+        """A row with nothing above it in the 一级 column goes under an empty 一级, with a warning."""
+        if self.level1 is None:
+            self.level1 = ""
+            self.sheet.warn(r, self.cols["level1"], "这一行上方没有一级指标，归入空白的一级指标")
 
     def group(self, r: int) -> list:
         """The rows of the current 二级 (created, and located, on first sight)."""

@@ -179,6 +179,16 @@ def test_unknown_type_and_nameless_row(spec, book):
     assert "名称为空" in warnings[f"{SHEET}!D12"]
 
 
+def test_groups_without_a_level1_above_them(book):
+    def change(ws, wb):
+        for cell in ("B8", "D8", "E8", "F8", "H8"):
+            ws[cell] = None                 # 成本指标 and its only indicator cleared
+    got, warnings = read(edit(book, change))
+    assert list(first(got).indicators[""]) == ["经济成本指标", "社会成本指标", "生态环境成本指标"]
+    assert "没有一级指标" in warnings[f"{SHEET}!B8"]
+    assert perfxl.parse_spec(perfxl.dump_spec(got)) == got
+
+
 def test_formula_without_cached_value_is_reported(spec, book):
     def change(ws, wb):
         ws["F11"] = "=5+6"                  # openpyxl stores no result
