@@ -9,6 +9,7 @@ merged B11:B13), 12 质量, 13 时效, 14 empty 经济效益, 15 社会效益, 1
 from __future__ import annotations
 
 import copy
+import datetime
 import json
 import subprocess
 import sys
@@ -16,12 +17,14 @@ import zipfile
 
 import openpyxl
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 import perfxl
 from perfxl import WorkbookError
 from perfxl.model import Indicator
 
 SHEET = "市属商贸企业遗留问题专项资金"
+TEMPLATE = perfxl.load_template()
 
 
 @pytest.fixture
@@ -390,3 +393,38 @@ def test_unit_line_keeps_the_unit_as_written(tmp_path, unit, example_path):
     for project in spec.projects:
         project.unit = unit
     assert perfxl.read(perfxl.render(spec, tmp_path / "unit.xlsx")).spec == spec
+
+
+# -- whatever a clerk does, the reader answers with a spec or a one-line error -----------------
+EDIT_VALUES = st.one_of(
+    st.sampled_from([None, "", " ", 0, 1.5, -3, 0.85, "95%", "1,500", "=A1", "=", ">=", "约等于", "定性",
+                     "\n", "成本指标", "满意度", "#N/A", True, datetime.datetime(2025, 1, 1), "x" * 300]),
+    st.sampled_from([c.label for c in TEMPLATE.columns] + [TEMPLATE.block_label, "项目名称", "项目类别",
+                     "年度本级预算金额", "支出测算依据及说明", "2025年项目支出绩效目标表", "金额单位：千元"]),
+    st.text(st.characters(categories=["L", "N", "P", "S", "Zs"]), max_size=8))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(edits=st.lists(st.tuples(st.integers(1, 40), st.integers(1, 12), EDIT_VALUES, st.booleans()),
+                      min_size=1, max_size=12),
+       unmerge=st.integers(0, 8), insert=st.one_of(st.none(), st.integers(1, 40)))
+def test_random_edits_never_crash(book, edits, unmerge, insert):
+    def change(ws, wb):
+        for m in list(ws.merged_cells.ranges)[:unmerge]:
+            ws.unmerge_cells(str(m))
+        if insert:
+            insert_row(ws, insert)
+        for row, col, value, percent in edits:
+            cell = ws.cell(row, col)
+            if not isinstance(cell, openpyxl.cell.cell.MergedCell):
+                cell.value = value
+                if percent:
+                    cell.number_format = "0%"
+    path = edit(book, change)
+    try:
+        result = perfxl.read(path)
+    except WorkbookError as exc:
+        assert "\n" not in str(exc)
+        return
+    if not any("名称为空" in w.message for w in result.warnings):
+        assert perfxl.parse_spec(perfxl.dump_spec(result.spec)) == result.spec
