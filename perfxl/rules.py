@@ -3,16 +3,17 @@
 A rule has a stable id, a severity, a Chinese message saying what to do, and a test. Tests
 written in the expression language of `expr` run in Python (`perfxl check`, and the cached
 results of live formulas) and are written into workbooks as live formulas and conditional
-formats. Rules that no formula can express carry a Python function instead.
+formats. Rules that no formula can express carry a Python function instead (scope "project").
+
+field_outcomes, row_outcomes and group_outcomes evaluate the live rules once, for both the
+layout's cached results and `perfxl check`, so the workbook and the checker cannot drift.
 """
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from .errors import Location
 from .expr import AnyFilled, Cell, Expr, IsFilled, IsNumber, Not, Or, And, Trim, one_of
 from .model import Indicator, Project
 from .template import Template, label_key
