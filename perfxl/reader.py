@@ -86,10 +86,10 @@ def read(path: str | os.PathLike, template: str = DEFAULT_TEMPLATE) -> ReadResul
     # The raw-XML scan runs in a second thread while calamine parses (calamine releases the GIL).
     pool = ThreadPoolExecutor(max_workers=1)
     try:
-        extras = [pool.submit(book.extras, name) for name in names]
-        for name, extra in zip(names, extras):
-            rows = book.rows(name)
-            projects.extend(_Sheet(path, name, rows, extra.result(), labels, warnings).tables())
+        scan = pool.submit(lambda: [book.extras(name) for name in names])
+        sheets = [book.rows(name) for name in names]
+        for name, rows, extras in zip(names, sheets, scan.result()):
+            projects.extend(_Sheet(path, name, rows, extras, labels, warnings).tables())
     finally:
         pool.shutdown(cancel_futures=True)
         if collecting:
