@@ -1,0 +1,47 @@
+"""The writer's speed-ups change no byte: the same workbook as plain XlsxWriter would write."""
+from __future__ import annotations
+
+import pytest
+from xlsxwriter.worksheet import Worksheet
+
+import perfxl
+from perfxl import writer
+from perfxl.layout import plan_table
+from perfxl.template import load_template
+
+
+def formulas(example_path):
+    template = load_template()
+    plans = [plan_table(template, p) for p in perfxl.load_spec(example_path).projects]
+    plans.append(plan_table(template, None, 0, 2))
+    return ([c.formula for p in plans for c in p.cells if c.formula]
+            + [h.formula for p in plans for h in p.highlights])
+
+
+def test_every_live_check_formula_takes_the_fast_path(example_path):
+    for formula in formulas(example_path):
+        assert set(writer.CALL.findall(formula)) <= writer.PLAIN_FUNCTIONS, formula
+
+
+@pytest.mark.parametrize("conditional", [False, True])
+def test_fast_path_gives_what_xlsxwriter_gives(example_path, tmp_path, conditional):
+    ws = writer._Workbook(str(tmp_path / "x.xlsx")).add_worksheet("x")
+    for formula in formulas(example_path) + ["=SORT(A1:A3)", '=IF(A1,"SORT(",1)', "{=SUM(A1:A2)}"]:
+        formula = formula if formula.startswith(("=", "{")) else "=" + formula
+        assert ws._prepare_formula(formula, conditional) == Worksheet._prepare_formula(ws, formula, conditional)
+
+
+def test_same_bytes_as_plain_xlsxwriter(example_path, tmp_path, monkeypatch):
+    spec = perfxl.load_spec(example_path)
+    perfxl.render(spec, tmp_path / "fast.xlsx")
+    monkeypatch.setattr(writer, "_Worksheet", Worksheet)
+    monkeypatch.setattr(writer, "_Workbook", writer.xlsxwriter.Workbook)
+    perfxl.render(spec, tmp_path / "plain.xlsx")
+    assert (tmp_path / "fast.xlsx").read_bytes() == (tmp_path / "plain.xlsx").read_bytes()
+
+
+def test_duplicate_sheet_names_still_refused(tmp_path):
+    book = writer._Workbook(str(tmp_path / "x.xlsx"))
+    book.add_worksheet("项目")
+    with pytest.raises(writer.DuplicateWorksheetName):
+        book.add_worksheet("项目")
