@@ -2,16 +2,18 @@
 
 Exit status: 0 success; 1 the checked input has errors (perfxl check); 2 the input is unusable
 (missing file, bad YAML, unknown key or type, unreadable workbook) or the command line is wrong;
-130 interrupted. Errors are one line on stderr, never a traceback.
+3 an internal error (a bug: PERFXL_DEBUG=1 shows the traceback); 130 interrupted. Errors are one
+line on stderr, never a traceback.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .errors import PerfxlError
 
-EXIT_OK, EXIT_FINDINGS, EXIT_UNUSABLE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FINDINGS, EXIT_UNUSABLE, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 def cmd_render(args) -> int:
@@ -171,6 +173,12 @@ def main(argv: list[str] | None = None) -> int:
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"perfxl: {where}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_UNUSABLE
+    except Exception as exc:  # a bug: still one line, unless asked for the traceback
+        if os.environ.get("PERFXL_DEBUG"):
+            raise
+        print(f"perfxl: 内部错误 {type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+              "（请报告此问题；设置 PERFXL_DEBUG=1 可查看详情）", file=sys.stderr)
+        return EXIT_BUG
 
 
 if __name__ == "__main__":

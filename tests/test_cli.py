@@ -50,3 +50,17 @@ def test_bad_input_is_one_line_exit_2_and_no_output(tmp_path, content, expected)
 def test_bad_arguments_exit_2(tmp_path):
     result = perfxl("blank", "--rows", "0")
     assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+def test_an_internal_error_is_one_line_with_exit_3(tmp_path, example_path, monkeypatch, capsys):
+    import perfxl.cli
+    import perfxl.writer
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("boom\nsecond line")
+
+    monkeypatch.setattr(perfxl.writer, "_write", broken)
+    monkeypatch.delenv("PERFXL_DEBUG", raising=False)
+    assert perfxl.cli.main(["render", str(example_path), "-o", str(tmp_path / "x.xlsx")]) == 3
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "ZeroDivisionError: boom second line" in err
