@@ -6,13 +6,14 @@ writer turns plans into XlsxWriter calls.
 """
 from __future__ import annotations
 
+import functools
 import math
 import unicodedata
 from dataclasses import dataclass, field
 
 from .model import Indicator, Project
 from .expr import quote
-from .rules import RULES, Outcome, field_outcomes, group_outcomes, row_env, row_outcomes
+from .rules import RULES, Outcome, Rule, field_outcomes, group_outcomes, row_env, row_outcomes
 from .template import Template, col_letter
 
 
@@ -70,6 +71,13 @@ def lines_needed(text: object, width_units: float) -> int:
 
 
 Row = tuple[str, str, Indicator | None]
+ROW = "\x00"        # stands for the row number in a row rule's formula text
+
+
+@functools.lru_cache(maxsize=256)
+def _empty_row_outcomes(level1: str) -> tuple[Outcome, ...]:
+    """An empty indicator row's outcomes depend on its 一级 only (many rows are empty)."""
+    return tuple(row_outcomes(level1, None))
 
 
 def indicator_rows(project: Project, template: Template, input_rows: int = 0) -> list[Row]:
@@ -103,6 +111,7 @@ class _Planner:
         self.row = first_row
         self.input_rows = input_rows
         self.marks: dict[int, list[tuple[str, bool, str]]] = {}  # row → (condition, fired, message)
+        self.row_texts: dict[str, str] = {}     # rule id → its row formula, ROW for the row number
 
     def width(self, first: int, last: int) -> float:
         return sum(self.t.widths.get(c, 9) for c in range(first, last + 1))
@@ -208,10 +217,18 @@ class _Planner:
     def row_refs(self, row: int) -> dict:
         return {c.key: ref(row, c.col) for c in self.t.columns}
 
+    def row_condition(self, rule: Rule, row: int) -> str:
+        """rule.test.excel(self.row_refs(row)), built once per table with ROW for the row number."""
+        text = self.row_texts.get(rule.id)
+        if text is None:
+            refs = {c.key: f"${col_letter(c.col)}{ROW}" for c in self.t.columns}
+            text = self.row_texts[rule.id] = rule.test.excel(refs)
+        return text.replace(ROW, str(row + 1))
+
     def row_rule_marks(self, level1: str, item: Indicator | None):
-        refs = self.row_refs(self.row)
-        for outcome in row_outcomes(level1, item):
-            self.mark(self.row, outcome.rule.test.excel(refs), outcome)
+        outcomes = _empty_row_outcomes(level1) if item is None else row_outcomes(level1, item)
+        for outcome in outcomes:
+            self.mark(self.row, self.row_condition(outcome.rule, self.row), outcome)
 
     def group_rule_marks(self, rows: list[Row], start: int):
         name_col = self.t.col["name"]
@@ -242,7 +259,7 @@ class _Planner:
             for first, last in runs:
                 cols = [self.t.col[k] for k in rule.blame]
                 self.plan.highlights.append(Highlight(
-                    [(first, c, last, c) for c in cols], rule.test.excel(self.row_refs(first)), rule.severity))
+                    [(first, c, last, c) for c in cols], self.row_condition(rule, first), rule.severity))
 
     def write_marks(self, end_row: int):
         t = self.t

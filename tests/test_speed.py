@@ -45,3 +45,17 @@ def test_duplicate_sheet_names_still_refused(tmp_path):
     book.add_worksheet("项目")
     with pytest.raises(writer.DuplicateWorksheetName):
         book.add_worksheet("项目")
+
+
+def test_cached_row_formulas_are_the_rules_own(example_path, monkeypatch):
+    from perfxl import layout
+
+    def plans():
+        template = load_template()
+        return [plan_table(template, p) for p in perfxl.load_spec(example_path).projects] + [
+            plan_table(template, None, 5, 2)]
+
+    fast = plans()
+    monkeypatch.setattr(layout._Planner, "row_condition", lambda self, rule, row: rule.test.excel(self.row_refs(row)))
+    monkeypatch.setattr(layout, "_empty_row_outcomes", lambda level1: layout.row_outcomes(level1, None))
+    assert plans() == fast
