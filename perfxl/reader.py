@@ -260,7 +260,7 @@ class _XlsxParts:
             cell = self._cell_at(data, match.start())
             if cell:
                 extras.unusable[_cell(cell.group(1))] = self.UNCACHED
-        if b' t="e"' in data:
+        if self.ERROR_T.search(data):           # re finds a literal faster than bytes.find
             for match in self.ERROR_T.finditer(data):
                 cell = self._cell_at(data, match.start())
                 if cell:
