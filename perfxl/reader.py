@@ -45,6 +45,7 @@ MAIN_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 PKG_REL_NS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 PERCENT_BUILTIN = {9, 10}
+ODS_REPEAT_CAP = 1024       # repeated rows/columns beyond this are no table of ours
 NUMBER = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[+-]?\.\d+")
 GLUED = re.compile(r"(?P<number>[+-]?[\d,.]+)\s*(?P<unit>[^\d\s.,+-][^\d]{0,7})")
 LINE_BREAKS = re.compile(r"\s*[\r\n]+\s*")
@@ -288,20 +289,23 @@ def _ods_percent_cells(path: str) -> dict[str, set[tuple[int, int]]]:
     table = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
     office = "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}"
     out: dict[str, set] = {}
-    sheet, row, col = None, -1, 0
+    sheet, row, col, found = None, -1, 0, []
     for event, elem in ElementTree.iterparse(io.BytesIO(data), events=("start", "end")):
         tag = elem.tag
         if event == "start" and tag == f"{table}table":
             sheet, row = elem.get(f"{table}name"), -1
         elif event == "start" and tag == f"{table}table-row":
-            row, col = row + 1, 0
+            row, col, found = row + 1, 0, []
         elif event == "end" and tag == f"{table}table-row":
-            row += int(elem.get(f"{table}number-rows-repeated", 1)) - 1
+            repeat = min(int(elem.get(f"{table}number-rows-repeated", 1)), ODS_REPEAT_CAP)
+            out.setdefault(sheet, set()).update((row + k, c) for k in range(repeat) for c in found)
+            row += repeat - 1
             elem.clear()
         elif event == "end" and tag in (f"{table}table-cell", f"{table}covered-table-cell"):
+            repeat = min(int(elem.get(f"{table}number-columns-repeated", 1)), ODS_REPEAT_CAP)
             if elem.get(f"{office}value-type") == "percentage":
-                out.setdefault(sheet, set()).add((row, col))
-            col += int(elem.get(f"{table}number-columns-repeated", 1))
+                found.extend(range(col, col + repeat))
+            col += repeat
     return out
 
 
