@@ -551,7 +551,7 @@ class _Sheet:
     def header_row(self, r: int, start: int) -> _Header | None:
         row = self.rows[r]
         cols: dict[str, int] = {}
-        label_col = None
+        label_col, extra = None, []
         for c in range(start, len(row)):
             value = row[c]
             if value.__class__ is not str or not value:
@@ -561,8 +561,12 @@ class _Sheet:
                 label_col = c
             elif role and role[0] == "column":
                 cols.setdefault(role[1], c)
+            else:
+                extra.append(c)
         if "level1" not in cols or "name" not in cols:
             return None
+        for c in extra:
+            self.warn(r, c, f"表头「{_short(str(row[c]))}」不是模板中的列，这一列未读入")
         return _Header(r, cols, label_col)
 
     # -- the indicator block ------------------------------------------------------------------

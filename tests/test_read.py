@@ -302,6 +302,16 @@ def test_hand_typed_tables_stacked(tmp_path):
     assert got.projects == perfxl.parse_spec(HAND_SPEC).projects * 3
 
 
+def test_extra_columns_are_named(tmp_path):
+    path = hand_typed(tmp_path / "hand.xlsx")
+    wb = openpyxl.load_workbook(path)
+    wb.active["L11"], wb.active["L12"] = "权重", 10
+    wb.save(path)
+    got, warnings = read(path)
+    assert got == perfxl.parse_spec(HAND_SPEC)
+    assert "权重" in warnings["填报!L11"]
+
+
 def test_no_tables_names_the_labels(tmp_path):
     wb = openpyxl.Workbook()
     wb.active["A1"] = "项目名称"
