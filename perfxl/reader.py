@@ -646,16 +646,21 @@ class _Sheet:
                 self.warn(r, c, f"金额单位「{amount}」无效（可选：{'、'.join(AMOUNT_UNITS)}），按 {AMOUNT_UNITS[0]} 读取")
 
     def fields(self, project: Project, table: _Table, r: int, marks: list[tuple[int, str]]):
-        """The project fields named on one header/footer row: each label, then its value."""
-        header = table.header
-        end_col = min(header.right + 1, len(self.rows[r]))
-        marks = [m for m in marks if header.left <= m[0] < end_col] + [(end_col, None)]
-        for (c, name), (end, _) in zip(marks, marks[1:]):
-            if name not in table.cells:
-                self.field(project, table, r, c, name, end)
+        """The project fields named on one header/footer row: each label, then its value.
 
-    def field(self, project: Project, table: _Table, r: int, c: int, name: str, end: int):
-        """The first non-empty cell after the label at column c, before column `end`."""
+        Anything else on the row inside the table is named in a warning: it is not read.
+        """
+        row = self.rows[r]
+        end_col = min(table.header.right + 1, len(row))
+        marks = [m for m in marks if m[0] < end_col] + [(end_col, None)]
+        for (c, name), (end, _) in zip(marks, marks[1:]):
+            value_col = self.field(project, table, r, c, name, end) if name not in table.cells else None
+            for col in range(c + 1, end):
+                if col != value_col and row[col] != "":
+                    self.warn(r, col, f"「{_short(str(row[col]))}」不属于任何字段，未读入")
+
+    def field(self, project: Project, table: _Table, r: int, c: int, name: str, end: int) -> int:
+        """Read the first non-empty cell after the label at column c, before `end`; its column."""
         row = self.rows[r]
         col = c + 1
         while col < end and row[col] == "":
@@ -666,6 +671,7 @@ class _Sheet:
             project.budget = self.budget(raw, r, col)
         else:
             setattr(project, name, self.text(raw, r, col, single=self.labels.kinds.get(name) != "long_text"))
+        return col
 
     def budget(self, raw, r: int, c: int):
         if raw == "":

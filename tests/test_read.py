@@ -312,6 +312,15 @@ def test_extra_columns_are_named(tmp_path):
     assert "权重" in warnings["填报!L11"]
 
 
+def test_unread_cells_on_field_rows_are_named(book):
+    def change(ws, wb):
+        ws.unmerge_cells("G4:I4")
+        ws["H4"], ws["I4"] = "其中：财政拨款", 1500000      # a breakdown the template has no place for
+    got, warnings = read(edit(book, change))
+    assert first(got).budget == 1800000
+    assert set(warnings) == {f"{SHEET}!H4", f"{SHEET}!I4"}
+
+
 def test_no_tables_names_the_labels(tmp_path):
     wb = openpyxl.Workbook()
     wb.active["A1"] = "项目名称"
