@@ -3,9 +3,6 @@ layouts, through the YAML and JSON dumps, and through LibreOffice re-saves as .x
 """
 from __future__ import annotations
 
-import copy
-import decimal
-
 import openpyxl
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
