@@ -330,6 +330,7 @@ class _Labels:
         self.kinds = {c.field: c.kind for c in form.fields()}
         self.header_fields = {c.field for row in form.header for c in row if c.field}
         self.title = form.title_pattern()
+        self.form_key = label_key(form.form)
         self.unit_prefix = _prefix_keys(form.unit_line(unit="\x00"))
         self.amount_prefix = _prefix_keys(form.amount_unit_line(amount_unit="\x00"))
         self.longest = 2 * max(len(k) for k in self.roles) + 8
@@ -349,8 +350,9 @@ class _Labels:
         return self.role(text) if len(text) <= self.longest else None
 
     def role(self, text: str) -> tuple | None:
-        """What a cell's text is: ('field', name), BLOCK, ('column', key), ('title', year),
-        ('unit', unit, amount-or-None), ('amount', amount) or None for anything else."""
+        """What a cell's text is: ('field', name), BLOCK, ('column', key), ('unit', unit, amount),
+        ('amount', amount), ('title', year, None), ('title', year, text) for a title in other
+        words than the template's, or None for anything else."""
         try:
             return self._cache[text]
         except KeyError:
@@ -367,7 +369,12 @@ class _Labels:
         if _has_prefix(key, self.amount_prefix):
             return ("amount", after_prefix(text, self.amount_prefix))
         match = self.title.match(key)
-        return ("title", match.group("year")) if match else None
+        if match:
+            return ("title", match.group("year"), None)
+        if self.form_key in key:          # another title: '2025年度项目支出绩效目标表'
+            year = re.search(r"(?<!\d)(?:19|20)\d\d(?!\d)", key)
+            return ("title", year.group() if year else None, text)
+        return None
 
     def _split_amount(self, text: str) -> tuple[str, str | None]:
         """'填报单位：X  金额单位：元' in one cell → ('填报单位：X', '元')."""
@@ -630,6 +637,8 @@ class _Sheet:
             year = "" if year == self.form.blank_year else year
             project.year = int(year) if year.isdigit() else (year or None)
             cells["year"] = cells["project"] = (r, c)
+            if role[2] is not None:
+                self.warn(r, c, f"标题「{_short(role[2])}」与模板不同，年度按 {project.year} 读取")
         else:
             cells["project"] = (table.header.row, table.header.left)
         if table.unit:

@@ -297,6 +297,16 @@ def test_hand_typed_table_at_an_offset(tmp_path):
     assert "度量单位补为 %" in warnings["填报!H17"]
 
 
+def test_title_in_other_words(tmp_path):
+    path = hand_typed(tmp_path / "hand.xlsx")
+    wb = openpyxl.load_workbook(path)
+    wb.active["C5"] = "2026年度项目支出绩效目标表"
+    wb.save(path)
+    got, warnings = read(path)
+    assert got == perfxl.parse_spec(HAND_SPEC)
+    assert "2026" in warnings["填报!C5"]
+
+
 def test_hand_typed_tables_stacked(tmp_path):
     got, _ = read(hand_typed(tmp_path / "hand.xlsx", at_row=2, at_col=1, repeat=3))
     assert got.projects == perfxl.parse_spec(HAND_SPEC).projects * 3
