@@ -64,3 +64,11 @@ def test_an_internal_error_is_one_line_with_exit_3(tmp_path, example_path, monke
     assert perfxl.cli.main(["render", str(example_path), "-o", str(tmp_path / "x.xlsx")]) == 3
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "ZeroDivisionError: boom second line" in err
+
+
+def test_readme_lists_every_rule():
+    from conftest import ROOT
+    from perfxl.rules import RULES
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert [r.id for r in RULES if f"`{r.id}`" not in readme] == []
