@@ -328,6 +328,8 @@ class _Labels:
             for text in (column.label, *column.aliases):
                 self.roles.setdefault(label_key(text), ("column", column.key))
         self.kinds = {c.field: c.kind for c in form.fields()}
+        # where a field's value sits after its label in the template (past the label's merge)
+        self.value_offsets = {c.field: c.first - form.field_labels()[c.field].first for c in form.fields()}
         self.header_fields = {c.field for row in form.header for c in row if c.field}
         self.title = form.title_pattern()
         self.form_key = label_key(form.form)
@@ -675,7 +677,7 @@ class _Sheet:
         while col < end and row[col] == "":
             col += 1
         raw = self.usable(row[col], r, col) if col < end else ""
-        table.cells[name] = (r, col if col < end else c + 1)
+        table.cells[name] = (r, col if col < end else min(c + self.labels.value_offsets.get(name, 1), end - 1))
         if name == "budget":
             project.budget = self.budget(raw, r, col)
         else:

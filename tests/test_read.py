@@ -457,3 +457,9 @@ def test_random_edits_never_crash(book, edits, unmerge, insert):
         return
     if not any("名称为空" in w.message for w in result.warnings):
         assert perfxl.parse_spec(perfxl.dump_spec(result.spec)) == result.spec
+
+
+def test_an_empty_field_is_located_at_its_value_cell_not_inside_the_label(tmp_path):
+    book = perfxl.blank(tmp_path / "b.xlsx")
+    where = perfxl.read(book).spec.projects[0].where
+    assert (where["budget"].cell, where["name"].cell, where["basis"].cell) == ("G4", "B3", "B18")
