@@ -2,7 +2,8 @@
 
 This is the only module that opens input workbooks. perfxl.safety.preflight checks each file
 first (bombs, encryption, not a workbook); python-calamine then reads the cell values of
-every visible sheet; tables are then found by the template's labels and aliases, never by fixed
+every visible sheet, each only after perfxl.safety.check_sheet_area has bounded the area its
+grid will span (.xlsx; the raw scan below inflates the sheet XML anyway, one sheet ahead); tables are then found by the template's labels and aliases, never by fixed
 coordinates. For .xlsx the raw sheet XML is scanned once (regular expressions on bytes, no XML
 tree) for the two things calamine cannot tell: formulas without a cached value and error cells,
 and, when styles.xml has a percentage format at all, which cells carry it. For .ods the content
@@ -37,7 +38,7 @@ from defusedxml import DefusedXmlException, ElementTree
 
 from .errors import Location, WorkbookError
 from .model import INDICATOR_KEYS, Indicator, Project, Spec
-from .safety import preflight
+from .safety import check_sheet_area, preflight, seek_data
 from .spec import AMOUNT_UNITS, complete_tree, normalise_number
 from .template import DEFAULT_TEMPLATE, Template, col_letter, label_key, load_template
 
@@ -84,12 +85,13 @@ def read(path: str | os.PathLike, template: str = DEFAULT_TEMPLATE) -> ReadResul
     names = book.visible_sheets()
     collecting = gc.isenabled()
     gc.disable()            # millions of small objects, no cycles: collections only cost time
-    # The raw-XML scan runs in a second thread while calamine parses (calamine releases the GIL).
+    # The raw-XML scan runs in a second thread, a sheet ahead of calamine (which releases the
+    # GIL); calamine reads a sheet only once its scan has checked the sheet's size.
     pool = ThreadPoolExecutor(max_workers=1)
     try:
-        scan = pool.submit(lambda: [book.extras(name) for name in names])
-        sheets = [book.rows(name) for name in names]
-        for name, rows, extras in zip(names, sheets, scan.result()):
+        scans = [pool.submit(book.extras, name) for name in names]
+        sheets = [(name, scan.result(), book.rows(name)) for name, scan in zip(names, scans)]
+        for name, extras, rows in sheets:
             projects.extend(_Sheet(path, name, rows, extras, labels, warnings).tables())
     finally:
         pool.shutdown(cancel_futures=True)
@@ -229,19 +231,17 @@ class _XlsxParts:
         return out
 
     def _member(self, name: str) -> bytes:
-        """A member's bytes, inflated without zipfile's CRC pass (the reader only searches them)."""
+        """A member's bytes, inflated without zipfile's CRC pass (the reader only searches them),
+        but refused when they are more or fewer than its declared size (checked by preflight)."""
         info = self.zip.getinfo(name)
         if info.compress_type != zipfile.ZIP_DEFLATED:
             return self.zip.read(name)
-        fh = self.zip.fp            # only this thread uses the package
-        fh.seek(info.header_offset)
-        local = fh.read(30)
-        if local[:4] != b"PK\x03\x04":
-            raise zipfile.BadZipFile(f"bad local header for {name}")
-        fh.seek(info.header_offset + 30 + int.from_bytes(local[26:28], "little")
-                + int.from_bytes(local[28:30], "little"))
-        raw = fh.read(info.compress_size)
-        return zlib.decompressobj(-15).decompress(raw, info.file_size)
+        fh = seek_data(self.zip, info)          # only this thread uses the package
+        inflate = zlib.decompressobj(-15)
+        data = inflate.decompress(fh.read(info.compress_size), info.file_size)
+        if len(data) != info.file_size or inflate.unconsumed_tail or not inflate.eof:
+            raise zipfile.BadZipFile(f"{name} 的实际大小与声明的 {info.file_size} 字节不符")
+        return data
 
     def _cell_at(self, data: bytes, pos: int):
         """The <c> element around byte `pos` (its reference and cached value), or None."""
@@ -256,6 +256,7 @@ class _XlsxParts:
             data = self._member(member)
         except PACKAGE_ERRORS as exc:
             raise WorkbookError(f"工作表数据损坏：{_one_line(exc)}", Location(self.path, sheet=name)) from None
+        check_sheet_area(data, name, self.path)
         extras = _Extras()
         for match in self.UNCACHED_F.finditer(data):
             cell = self._cell_at(data, match.start())

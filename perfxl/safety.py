@@ -2,15 +2,23 @@
 
 `preflight(path)` reads only what it must: the first bytes, a zip's end record and central
 directory (declared sizes and ratios are checked before anything is inflated), an OLE file's
-directory. It then streams every zip member through hard limits (the CRC check catches sizes
-that lie) looking for DOCTYPE/ENTITY declarations, and parses the manifest with defusedxml.
-It refuses, with a one-line WorkbookError saying what to do: empty, huge or unknown files,
-text named .xlsx, truncated or corrupt zips, password-protected workbooks, zip bombs and XML
-entity bombs. It returns the container kind: "xlsx", "xls" or "ods".
+directory. Of every zip member it inflates only the prolog, up to the root element (where a
+DOCTYPE/ENTITY declaration would have to be, in UTF-8 or UTF-16), and checks the declared
+encoding; it parses the manifest with defusedxml. Members are never inflated whole here: the
+reader's own inflation of sheet XML, zipfile's and calamine's all refuse a member larger than
+its declared size. It refuses, with a one-line WorkbookError saying what to do: empty, huge or
+unknown files, text named .xlsx, truncated or corrupt zips, password-protected workbooks, zip
+bombs, XML entity bombs and unknown encodings. It returns the container kind: "xlsx", "xls" or
+"ods".
+
+`check_sheet_area(data, sheet, path)` is the reader's check of a sheet's XML before calamine
+reads that sheet: calamine allocates 32 bytes for every cell of the rectangle spanned by the
+sheet's cells with values, so a sheet with values in A1 and XFD1048576 would abort the process.
 """
 from __future__ import annotations
 
 import os
+import re
 import stat
 import struct
 import zipfile
@@ -20,7 +28,7 @@ from xml.etree.ElementTree import ParseError
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
-from .errors import WorkbookError
+from .errors import Location, WorkbookError
 
 MAX_FILE_BYTES = 256 << 20          # on disk
 MAX_MEMBERS = 10_000                # zip entries
@@ -30,15 +38,15 @@ MAX_TOTAL_BYTES = 1 << 30           # all inflated members
 MAX_RATIO = 250                     # inflated : compressed, for members over RATIO_FLOOR
 RATIO_FLOOR = 1 << 20
 MAX_MANIFEST = 4 << 20              # [Content_Types].xml, META-INF/manifest.xml
-CHUNK = 1 << 20
+MAX_PROLOG = 64 << 10               # inflated bytes of a part before its root element
+PROLOG_STEP = 1024                  # bytes first read and inflated while looking for it (then doubled)
+MAX_SHEET_CELLS = 16 << 20          # rows × columns of a sheet's used area: 512 MB in calamine
 
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 SPREADSHEET_TYPES = ("spreadsheetml.sheet.main+xml", "spreadsheetml.template.main+xml",
                      "ms-excel.sheet.macroEnabled.main+xml", "ms-excel.template.macroEnabled.main+xml")
 ODS_MIMETYPE = b"application/vnd.oasis.opendocument.spreadsheet"
-DECLARATIONS = [word.encode(enc) for word in ("<!doctype", "<!entity")
-                for enc in ("ascii", "utf-16-le", "utf-16-be")]
 
 CORRUPT = "工作簿文件已损坏或不完整（{}）；请在 Excel 中重新保存，或重新下载后再试"
 PASSWORD = "工作簿设有打开密码（已加密），无法读取；请在 Excel 中取消密码（文件 › 信息 › 保护工作簿）后另存再试"
@@ -97,10 +105,9 @@ def _check_zip(fh, size: int, path: str) -> str:
             _check_sizes(members, path)
             if any(m.flag_bits & 0x1 for m in members):
                 raise WorkbookError(PASSWORD, path)
-            kind = _zip_kind(archive, path)
             for member in members:
-                _scan_member(archive, member, path)
-            return kind
+                _scan_prolog(archive, member, path)
+            return _zip_kind(archive, path)
     except WorkbookError:
         raise
     except ZIP_ERRORS as exc:
@@ -190,17 +197,144 @@ def _parse_safely(data: bytes, name: str, path: str):
         raise WorkbookError(CORRUPT.format(f"{name} 无法解析：{exc}"), path) from None
 
 
-def _scan_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, path: str):
-    """Inflate one member in chunks (bounded by its checked declared size; a lying size fails the
-    CRC) and refuse DOCTYPE/ENTITY declarations, which no spreadsheet part needs."""
-    tail = b""
-    with archive.open(member) as fh:
-        while chunk := fh.read(CHUNK):
-            window = (tail + chunk).lower()
-            if any(word in window for word in DECLARATIONS):
-                raise WorkbookError(f"{member.filename} 含有 DOCTYPE/ENTITY 声明（可能是 XML 实体炸弹），"
-                                    "已拒绝；请检查文件来源", path)
-            tail = window[-24:]
+def _scan_prolog(archive: zipfile.ZipFile, member: zipfile.ZipInfo, path: str):
+    """Inflate a member only up to its root element (a DOCTYPE/ENTITY declaration, which no
+    spreadsheet part needs, can only come before it) and check its declared encoding."""
+    head, state = b"", "more"
+    for head in _heads(archive, member):
+        state = _prolog(_as_text(head))
+        if state != "more":
+            break
+    if state == "declaration":
+        raise WorkbookError(f"{member.filename} 含有 DOCTYPE/ENTITY 声明（可能是 XML 实体炸弹），"
+                            "已拒绝；请检查文件来源", path)
+    if state == "more" and len(head) >= MAX_PROLOG:
+        raise WorkbookError(f"{member.filename} 的 XML 开头过长（{MAX_PROLOG >> 10} KB 内没有根元素），"
+                            "已拒绝；请检查文件来源", path)
+    _check_encoding(_as_text(head), member.filename, path)
+
+
+def _heads(archive: zipfile.ZipFile, member: zipfile.ZipInfo):
+    """Ever longer beginnings of a member's inflated bytes (each about twice the last), up to
+    MAX_PROLOG."""
+    if member.compress_type != zipfile.ZIP_DEFLATED:
+        with archive.open(member) as fh:
+            yield fh.read(MAX_PROLOG)
+        return
+    fh = seek_data(archive, member)
+    inflate, head, left, pending = zlib.decompressobj(-15), b"", member.compress_size, b""
+    while len(head) < MAX_PROLOG and not inflate.eof and (pending or left > 0):
+        if not pending:
+            pending = fh.read(min(max(PROLOG_STEP, len(head)), left))
+            if not pending:
+                raise EOFError(f"{member.filename} 被截断")
+            left -= len(pending)
+        head += inflate.decompress(pending, min(max(PROLOG_STEP, len(head)), MAX_PROLOG - len(head)))
+        pending = inflate.unconsumed_tail
+        yield head
+
+
+def seek_data(archive: zipfile.ZipFile, member: zipfile.ZipInfo):
+    """The archive's file, at a member's compressed bytes (past its local header), for inflating
+    it without zipfile's CRC pass; only one thread may use the archive meanwhile."""
+    fh = archive.fp
+    fh.seek(member.header_offset)
+    local = fh.read(30)
+    if local[:4] != b"PK\x03\x04":
+        raise zipfile.BadZipFile(f"{member.filename} 的本地文件头无效")
+    fh.seek(member.header_offset + 30 + int.from_bytes(local[26:28], "little")
+            + int.from_bytes(local[28:30], "little"))
+    return fh
+
+
+def _as_text(head: bytes) -> str:
+    """A part's first bytes as text: UTF-16 by its byte-order mark or its first '<', else
+    byte for byte (every encoding an XML parser takes without a BOM keeps markup ASCII)."""
+    for bom, lt, encoding in ((b"\xff\xfe", b"<\x00", "utf-16-le"), (b"\xfe\xff", b"\x00<", "utf-16-be")):
+        if head.startswith((bom, lt)):
+            return head[:len(head) // 2 * 2].decode(encoding, "replace").lstrip("\ufeff")
+    return head.decode("latin-1").removeprefix("\xef\xbb\xbf")
+
+
+PROLOG_ITEM = re.compile(r"\s*(?:<\?.*?\?>|<!--.*?-->)", re.S)
+XML_ENCODING = re.compile(r"<\?xml\s[^>]*?\bencoding\s*=\s*[\"']([^\"']*)[\"']")
+
+
+def _prolog(text: str) -> str:
+    """Where a part's beginning ends: "root" when the root element starts after only declarations,
+    comments and space (or the text is no XML at all), "declaration" at a <!DOCTYPE (or any
+    other <!), "more" when the text is cut off before either."""
+    pos = 0
+    while item := PROLOG_ITEM.match(text, pos):
+        pos = item.end()
+    rest = text[pos:].lstrip()
+    if rest.startswith(("<?", "<!--")) or rest in ("", "<", "<!", "<!-"):
+        return "more"
+    return "declaration" if rest.startswith("<!") else "root"
+
+
+def _check_encoding(text: str, name: str, path: str):
+    declared = XML_ENCODING.match(text)
+    if declared is None:
+        return
+    try:
+        b"<".decode(declared.group(1))
+    except LookupError:
+        raise WorkbookError(f"{name} 声明了未知的字符编码「{declared.group(1)[:40]}」，无法读取；"
+                            "请在 Excel 中重新保存", path) from None
+
+
+# -- sheet size: calamine's grid ------------------------------------------------------------------
+# Fast path: sheets written the usual way (every <c> or <x:c> starting with r="A1", no cell past
+# column P or row 999,999) span at most 16 × 999,999 cells. Anything else
+# is walked as calamine walks it. Each pattern starts with a literal, which keeps the search fast.
+UNUSUAL = (re.compile(rb' r="(?:[A-Za-z]{2}|[Q-Zq-z]|[A-Za-z]*[0-9]{7})'),
+           re.compile(rb'<c(?=[\s/>])(?! r="[A-Za-z])'), re.compile(rb':c(?=[\s/>])(?! r="[A-Za-z])'))
+TAG = re.compile(rb'<(/?)(?:[^\s>/:!?]+:)?(row|c)((?:\s+[^\s=>/]+\s*=\s*(?:"[^"]*"|\'[^\']*\'))*)\s*(/?)>')
+R_ATTR = re.compile(rb'(?:^|\s)r\s*=\s*["\']([A-Za-z]*)([0-9]*)["\']')
+
+
+def check_sheet_area(data: bytes, sheet: str, path: str):
+    """Refuse a sheet whose cells span more than MAX_SHEET_CELLS, before calamine reads it."""
+    if not any(pattern.search(data) for pattern in UNUSUAL):
+        return
+    rows, cols = _used_area(data)
+    if rows * cols > MAX_SHEET_CELLS:
+        raise WorkbookError(f"已用区域过大（{rows} 行 × {cols} 列，上限 {MAX_SHEET_CELLS} 个单元格），"
+                            "疑似恶意文件，已拒绝；请删除多余的行列后另存再试", Location(path, sheet=sheet))
+
+
+def _used_area(data: bytes) -> tuple[int, int]:
+    """(last row, last column), 1-based, of the <c> elements with content, placed as calamine
+    places them: by their r, else after the previous cell of the row (<x/> counts as <x></x>)."""
+    row = col = rows = cols = 0
+    for end, name, attrs, empty in TAG.findall(data):
+        ref = R_ATTR.search(attrs)
+        if name == b"row":
+            if not end and ref:
+                row = _number(ref.group(2)) - 1
+            if end or empty:
+                row, col = row + 1, 0
+        elif not end:
+            if ref:
+                row_at, col = _number(ref.group(2)) - 1, _column(ref.group(1)) - 1
+            else:
+                row_at = row
+            if not empty:
+                rows, cols = max(rows, row_at + 1), max(cols, col + 1)
+            col += 1
+    return rows, cols
+
+
+def _number(digits: bytes) -> int:
+    return int(digits) if digits else 0
+
+
+def _column(letters: bytes) -> int:
+    col = 0
+    for ch in letters.upper():
+        col = col * 26 + ch - 64
+    return col
 
 
 # -- OLE compound files: .xls, and the wrapper of password-protected .xlsx ------------------------

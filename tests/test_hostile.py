@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 import perfxl
 from perfxl.errors import PerfxlError, WorkbookError
-from perfxl.safety import OLE_MAGIC, preflight
+from perfxl.safety import OLE_MAGIC, check_sheet_area, preflight
 
 END, FREE, FATSECT = 0xFFFFFFFE, 0xFFFFFFFF, 0xFFFFFFFD
 EXAMPLE_SPEC = Path(__file__).parent.parent / "specs" / "example.yaml"
@@ -125,8 +125,9 @@ def hostile_files() -> dict[str, tuple[bytes, str]]:
         at = flagged.find(signature)
         flagged[at + flag] |= 1                 # the first member says it is encrypted
     bomb = rezip({**members(good), "xl/worksheets/sheet9.xml": b"<" + b" " * (4 << 20) + b">"})
-    lying = patch_sizes(rezip({**members(good), "xl/worksheets/sheet1.xml": b" " * (2 << 20)}),
+    lying = patch_sizes(rezip({**members(good), "xl/worksheets/sheet1.xml": b"<worksheet/>" + b" " * (2 << 20)}),
                         "xl/worksheets/sheet1.xml", 1000)
+    unknown = lambda d: d.replace(b'encoding="UTF-8"', b'encoding="TF-8"', 1)  # noqa: E731
     return {
         "empty.xlsx": (b"", "文件为空"),
         "random.xlsx": (random.Random(4).randbytes(5000), "无法识别的文件格式"),
@@ -145,7 +146,7 @@ def hostile_files() -> dict[str, tuple[bytes, str]]:
         "encrypted-member.xlsx": (bytes(flagged), "密码"),
         "zip-bomb.xlsx": (bomb, "zip 炸弹"),
         "declared-huge.xlsx": (patch_sizes(good, "xl/styles.xml", 3 << 30), "zip 炸弹"),
-        "lying-sizes.xlsx": (lying, "已损坏"),
+        "lying-sizes.xlsx": (lying, "损坏"),
         "many-entries.xlsx": (many.getvalue(), "条目过多"),
         "entity-bomb.xlsx": (with_part("xl/sharedStrings.xml", lambda _: BILLION_LAUGHS), "实体炸弹"),
         "doctype-in-types.xlsx": (with_part("[Content_Types].xml",
@@ -154,6 +155,14 @@ def hostile_files() -> dict[str, tuple[bytes, str]]:
         "utf16-doctype.xlsx": (with_part("xl/worksheets/sheet1.xml",
                                          lambda _: '\ufeff<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE x>'
                                          '<worksheet/>'.encode("utf-16-le")), "实体炸弹"),
+        "doctype-after-comment.xlsx": (with_part("xl/styles.xml", lambda d: d.replace(
+            b"?>", b'?><!-- <styleSheet> --><?pi x?>\r\n<!DOCTYPE x [<!ENTITY a "b">]>', 1)), "实体炸弹"),
+        "long-prolog.xlsx": (with_part("xl/workbook.xml", lambda d: d.replace(b"?>", b"?>" + b" " * (200 << 10), 1)),
+                             "开头过长"),
+        "unknown-encoding.xlsx": (with_part("[Content_Types].xml", unknown), "未知的字符编码「TF-8」"),
+        "unknown-encoding-styles.xlsx": (with_part("xl/styles.xml", unknown), "未知的字符编码"),
+        "not-a-text-encoding.xlsx": (with_part("xl/workbook.xml", lambda d: d.replace(b"UTF-8", b"rot13", 1)),
+                                     "未知的字符编码"),
     }
 
 
@@ -161,13 +170,13 @@ HOSTILE = hostile_files()
 
 
 @pytest.mark.parametrize("name", HOSTILE)
-def test_preflight_refuses_with_one_line_quickly(tmp_path, name):
+def test_read_refuses_with_one_line_quickly(tmp_path, name):
     data, phrase = HOSTILE[name]
     path = tmp_path / name
     path.write_bytes(data)
     start = time.monotonic()
     with pytest.raises(WorkbookError) as caught:
-        preflight(path)
+        perfxl.read(path)
     assert time.monotonic() - start < 2
     assert phrase in str(caught.value) and "\n" not in str(caught.value)
     assert str(caught.value).startswith(str(path))
@@ -223,6 +232,51 @@ def test_commands_refuse_hostile_workbooks(tmp_path, name, command):
     result, elapsed = run(command, name, *extra, cwd=tmp_path)
     assert_refused(result, elapsed, tmp_path, [name])
     assert result.stdout == ""
+
+
+# Sheets whose cells span a huge rectangle: calamine would allocate 32 bytes a cell and abort the
+# process (exit 134, no Python exception), so these run only in child processes.
+FAR = b'<row r="1048576"><c r="XFD1048576"><v>1</v></c></row>'
+AREA_BOMBS = {
+    "far-cell.xlsx": FAR,
+    "far-cell-quoted.xlsx": FAR.replace(b'"', b"'"),
+    "far-cell-prefixed.xlsx": FAR.replace(b"<c ", b'<x:c xmlns:x="http://schemas.openxmlformats.org/'
+                                          b'spreadsheetml/2006/main" ').replace(b"</c>", b"</x:c>"),
+    "far-cell-lowercase.xlsx": FAR.replace(b"XFD", b"xfd"),
+    "cells-without-r.xlsx": b'<row r="999999">' + b"<c><v>1</v></c>" * 20 + b"</row>",
+}
+
+
+def area_bomb(name: str) -> bytes:
+    return with_part("xl/worksheets/sheet1.xml", lambda d: d.replace(b"</sheetData>", AREA_BOMBS[name] + b"</sheetData>"))
+
+
+@pytest.mark.parametrize("name", AREA_BOMBS)
+@pytest.mark.parametrize("command", ["check", "read", "collect"])
+def test_commands_refuse_huge_sheet_areas(tmp_path, name, command):
+    write(tmp_path / name, area_bomb(name))
+    extra = ["-o", "out.yaml"] if command != "check" else []
+    result, elapsed = run(command, name, *extra, cwd=tmp_path)
+    assert_refused(result, elapsed, tmp_path, [name])
+    assert "已用区域过大" in result.stderr, result.stderr
+    assert command == "collect" or result.stderr.startswith(f"perfxl: {name}!"), result.stderr
+
+
+@pytest.mark.parametrize("body, ok", [
+    (b'<row r="220000"><c r="K220000"><v>1</v></c><c r="XFD220000"/></row>', True),     # empty cells span nothing
+    (b'<row r="999999"><c r="P999999"><v>1</v></c></row>', True),
+    (b'<row r="2"><c r="A2"><v>1</v></c><c r="AA700000" t="s"><v>1</v></c></row>', False),
+    (b'<row r="2"><c r="A2"><v>1</v></c><c r="B1048576"><v>1</v></c></row>', True),
+    (b'<row r="900000"><c r="P900000"/>' + b"<c/>" * 20 + b"<c><v>1</v></c></row>", False),
+    (b"<row><c s=' r=\"'><v>1</v></c></row>" * 2 + b'<row r="999999"><c t="n"><v>1</v></c></row>', True),
+])
+def test_sheet_area_follows_calamine(body, ok):
+    data = b"<worksheet><sheetData>" + body + b"</sheetData></worksheet>"
+    if ok:
+        check_sheet_area(data, "表1", "a.xlsx")
+    else:
+        with pytest.raises(WorkbookError, match="^a.xlsx!表1: 已用区域过大"):
+            check_sheet_area(data, "表1", "a.xlsx")
 
 
 ALIAS_BOMB = "a: &a [x,x,x,x,x,x,x,x,x]\n" + "".join(
@@ -347,7 +401,8 @@ PART_NAMES = sorted(members(example_xlsx()))
 
 @FUZZ
 @given(st.sampled_from(PART_NAMES), st.integers(0, 10**9), st.integers(0, 64),
-       st.binary(max_size=24) | st.sampled_from([b"<", b">", b'"', b"</c>", b"<row>", b"&amp;", b"\xff\xfe", b""]),
+       st.binary(max_size=24) | st.sampled_from([b"<", b">", b'"', b"</c>", b"<row>", b"&amp;", b"\xff\xfe", b"",
+                                            b'<?xml version="1.0" encoding="TF-8"?>']),
        st.booleans())
 def test_fuzz_workbook_members(tmp_path, name, at, cut, insert, drop):
     parts = members(example_xlsx())
