@@ -66,11 +66,16 @@ def render(spec: Spec | str | os.PathLike, out: str | os.PathLike | None = None,
 
 
 def blank(out: str | os.PathLike, *, projects: int = 1, rows: int = 1, protect: bool = False,
-          one_sheet: bool = False, template: str = DEFAULT_TEMPLATE, year: int | None = None,
-          unit: str | None = None, amount_unit: str = "元") -> Path:
-    """Empty forms for offline filling: `projects` tables, `rows` input rows per 二级."""
+          password: str | None = None, one_sheet: bool = False, template: str = DEFAULT_TEMPLATE,
+          year: int | None = None, unit: str | None = None, amount_unit: str = "元") -> Path:
+    """Empty forms for offline filling: `projects` tables, `rows` input rows per 二级.
+
+    `protect` locks labels and structure, without a password unless `password` is given (a
+    password implies `protect`); input cells stay editable and rows can still be inserted.
+    """
     if projects < 1 or rows < 1:
         raise ValueError("projects and rows must be at least 1")
+    lock = password if password else ("" if protect else None)
     form = load_template(template)
 
     def empty() -> Project:
@@ -80,10 +85,10 @@ def blank(out: str | os.PathLike, *, projects: int = 1, rows: int = 1, protect: 
     reserved = (form.validation["list_sheet"], form.instructions_sheet)
     if one_sheet:
         sheets = [SheetPlan(sheet_names([form.form], reserved, form)[0],
-                            _stack(form, [empty() for _ in range(projects)], rows), protect)]
+                            _stack(form, [empty() for _ in range(projects)], rows), lock)]
     else:
         names = sheet_names([form.project_sheet(i) for i in range(1, projects + 1)], reserved, form)
-        sheets = [SheetPlan(n, [plan_table(form, empty(), 0, rows)], protect) for n in names]
+        sheets = [SheetPlan(n, [plan_table(form, empty(), 0, rows)], lock) for n in names]
     text = form.instructions(projects=projects, rows=rows, amount_unit=amount_unit)
     write_workbook(out, form, sheets, (form.instructions_sheet, text.strip("\n").split("\n")))
     return Path(out)

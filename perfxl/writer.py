@@ -34,7 +34,7 @@ MIN_SCALE = 40          # below this, a tall stacked table rather runs over two 
 class SheetPlan:
     name: str
     tables: list[TablePlan]
-    protect: bool = False
+    protect: str | None = None      # None: not protected; "" protected without a password
 
 
 def _formats(book: xlsxwriter.Workbook, template: Template) -> dict:
@@ -261,8 +261,8 @@ def _write_book(path: str, template: Template, sheets: Iterable[SheetPlan], extr
                         _range(*r) for r in hl.ranges)
                 ws.conditional_format(first_row, first_col, last_row, last_col, options)
         _setup_sheet(ws, template, sheet.tables)
-        if sheet.protect:
-            ws.protect("", {"insert_rows": True, "delete_rows": True, "format_cells": True,
+        if sheet.protect is not None:
+            ws.protect(sheet.protect, {"insert_rows": True, "delete_rows": True, "format_cells": True,
                             "format_rows": True, "format_columns": True})
     if extra_text_sheet:
         name, lines = extra_text_sheet

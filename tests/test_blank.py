@@ -51,6 +51,18 @@ def test_protect_locks_labels_but_not_inputs_and_allows_inserting_rows(tmp_path)
         assert ws[ref].protection.locked is False, ref
 
 
+def test_password_protects_every_form_sheet_with_that_password(tmp_path):
+    from openpyxl.utils.protection import hash_password
+
+    out = perfxl.blank(tmp_path / "pw.xlsx", projects=2, rows=2, password="caiwu2025")
+    book = openpyxl.load_workbook(out)
+    for ws in book.worksheets[:2]:
+        assert ws.protection.sheet and ws.protection.password == hash_password("caiwu2025")
+        assert ws.protection.insertRows is False and ws["D8"].protection.locked is False
+    unprotected = openpyxl.load_workbook(perfxl.blank(tmp_path / "no.xlsx")).worksheets[0]
+    assert not unprotected.protection.sheet
+
+
 def test_blank_one_sheet_stacks(tmp_path):
     out = perfxl.blank(tmp_path / "s.xlsx", projects=2, rows=1, one_sheet=True)
     book = openpyxl.load_workbook(out)

@@ -26,6 +26,16 @@ def test_blank_command(tmp_path):
     assert result.returncode == 0, result.stderr
     book = openpyxl.load_workbook(tmp_path / "b.xlsx")
     assert book.sheetnames[:2] == ["项目1", "项目2"] and book.worksheets[0].protection.sheet
+    assert not book.worksheets[0].protection.password
+
+
+def test_blank_password(tmp_path):
+    from openpyxl.utils.protection import hash_password
+
+    result = perfxl("blank", "-o", tmp_path / "b.xlsx", "--password", "s3cret")
+    assert result.returncode == 0, result.stderr
+    ws = openpyxl.load_workbook(tmp_path / "b.xlsx").worksheets[0]
+    assert ws.protection.sheet and ws.protection.password == hash_password("s3cret")
 
 
 @pytest.mark.parametrize("content, expected", [
