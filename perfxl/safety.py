@@ -31,8 +31,8 @@ from defusedxml import DefusedXmlException
 from .errors import Location, WorkbookError
 
 MAX_FILE_BYTES = 256 << 20          # on disk
-MAX_MEMBERS = 10_000                # zip entries
-MAX_CENTRAL_DIR = 8 << 20           # bytes of zip central directory
+MAX_MEMBERS = 100_000               # zip entries (a 10,000-sheet workbook has 10,010)
+MAX_CENTRAL_DIR = 16 << 20          # bytes of zip central directory
 MAX_MEMBER_BYTES = 1 << 30          # one inflated member (a 1,000-table form is ~400 MB of XML)
 MAX_TOTAL_BYTES = 1 << 30           # all inflated members
 MAX_RATIO = 250                     # inflated : compressed, for members over RATIO_FLOOR

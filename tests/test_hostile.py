@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 import perfxl
 from perfxl.errors import PerfxlError, WorkbookError
-from perfxl.safety import OLE_MAGIC, check_sheet_area, preflight
+from perfxl.safety import MAX_MEMBERS, OLE_MAGIC, check_sheet_area, preflight
 
 END, FREE, FATSECT = 0xFFFFFFFE, 0xFFFFFFFF, 0xFFFFFFFD
 EXAMPLE_SPEC = Path(__file__).parent.parent / "specs" / "example.yaml"
@@ -109,7 +109,7 @@ def hostile_files() -> dict[str, tuple[bytes, str]]:
     good = example_xlsx()
     many = io.BytesIO()
     with zipfile.ZipFile(many, "w") as z:
-        for i in range(10_001):
+        for i in range(MAX_MEMBERS + 1):
             z.writestr(f"x/{i}", b"")
     docx = rezip({"[Content_Types].xml": b'<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/'
                   b'package/2006/content-types"><Override PartName="/word/document.xml" ContentType="application/'
