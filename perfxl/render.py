@@ -19,15 +19,17 @@ def sheet_names(titles: list[str | None], reserved: tuple[str, ...] = (),
     """Legal, unique (case-insensitively), at most 31 characters; empty titles become 项目N."""
     template = template or load_template()
     used = {r.lower() for r in reserved}
+    last_suffix: dict[str, int] = {}      # per base name, so 10,000 equal titles stay linear
     out = []
     for i, title in enumerate(titles, 1):
         base = re.sub(r"[\[\]:*?/\\\x00-\x1f]", "", title or "").strip().strip("'").strip()
         base = base or template.project_sheet(i)
-        name, n = base[:31], 1
+        name, n = base[:31], last_suffix.get(base.lower(), 1)
         while name.lower() in used or name.lower() == "history":
             n += 1
             suffix = f"({n})"
             name = base[: 31 - len(suffix)] + suffix
+        last_suffix[base.lower()] = n
         used.add(name.lower())
         out.append(name)
     return out

@@ -205,6 +205,15 @@ def test_sheet_names_are_legal_and_unique():
     assert names == ["abcx", "ABCX(2)", "项目3", "x" * 31, "x" * 28 + "(2)", "q"]
 
 
+def test_many_equal_titles_get_numbered_in_order():
+    from perfxl.render import sheet_names
+
+    names = sheet_names(["项目"] * 3000 + ["项目(2)", "History"], ("_lists",))
+    assert names[:3] == ["项目", "项目(2)", "项目(3)"] and names[2999] == "项目(3000)"
+    assert names[3000] == "项目(2)(2)" and names[3001] == "History(2)"
+    assert len({n.lower() for n in names}) == len(names)
+
+
 def test_xml_is_stable_and_small(example_book):
     with zipfile.ZipFile(example_book) as z:
         core = z.read("docProps/core.xml").decode()
