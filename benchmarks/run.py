@@ -39,6 +39,7 @@ from perfxl.layout import plan_table
 from perfxl.model import Indicator, Project, Spec
 from perfxl.render import sheet_names
 from perfxl.template import load_template
+from perfxl.writer import column_runs
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "specs" / "example.yaml"
@@ -86,21 +87,10 @@ def plan_ops(spec: Spec) -> dict:
             "validation": {**validation, "error_type": "stop", "ignore_blank": True}}
 
 
-def column_runs(cells: list[tuple[int, int]]) -> list[tuple[int, int, int]]:
-    """(first_row, col, last_row) of each run of vertically adjacent cells."""
-    runs: list[list[int]] = []
-    for row, col in sorted(cells, key=lambda rc: (rc[1], rc[0])):
-        if runs and runs[-1][1] == col and runs[-1][2] == row - 1:
-            runs[-1][2] = row
-        else:
-            runs.append([row, col, row])
-    return [tuple(r) for r in runs]
-
-
 def sheet_ops(name: str, plan) -> dict:
     sheet = {"name": name, "last_row": plan.last_row, "strings": [], "numbers": [], "blanks": [],
              "formulas": [], "merges": [], "heights": sorted(plan.heights.items()),
-             "validations": column_runs(plan.type_cells), "cfs": []}
+             "validations": [(first, col, last) for first, last, col in column_runs(plan.type_cells)], "cfs": []}
     for c in plan.cells:
         value = None if c.value == "" else c.value
         if c.formula is not None:

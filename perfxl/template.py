@@ -175,7 +175,8 @@ def load_template(name: str = DEFAULT_TEMPLATE) -> Template:
     if not path.is_file():
         known = sorted(p.name[:-5] for p in package.iterdir() if p.name.endswith(".yaml"))
         raise PerfxlError(f'未知模板 "{name}"；可选：{"、".join(known)}')
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    # libyaml's loader where PyYAML has it: the template costs ~3 ms instead of ~30 ms per process
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     loader = jinja2.FunctionLoader(
         lambda n: (package / n).read_text(encoding="utf-8") if (package / n).is_file() else None
     )

@@ -90,7 +90,7 @@ def _write_value(ws, row, col, value, fmt):
         ws.write_string(row, col, str(value), fmt)   # user text is data, never a formula
 
 
-def _runs(cells: list[tuple[int, int]]) -> list[tuple[int, int, int]]:
+def column_runs(cells: list[tuple[int, int]]) -> list[tuple[int, int, int]]:
     """Contiguous (first_row, last_row, col) runs of cells in one column."""
     runs: list[list[int]] = []
     for row, col in sorted(cells, key=lambda rc: (rc[1], rc[0])):
@@ -245,7 +245,7 @@ def _write_book(path: str, template: Template, sheets: Iterable[SheetPlan], extr
                 _write_cell(ws, cell, fmt[cell.style])
             for row, height in table.heights.items():
                 ws.set_row(row, height)
-            for first, last, col in _runs(table.type_cells):
+            for first, last, col in column_runs(table.type_cells):
                 ws.data_validation(first, col, last, col, {
                     "validate": "list",
                     "source": f"='{v['list_sheet']}'!$A$1:$A${len(template.value_types)}",
