@@ -31,8 +31,8 @@ def cmd_blank(args) -> int:
     from .render import blank
 
     path = blank(args.output, projects=args.projects, rows=args.rows, protect=args.protect,
-                 password=args.password, one_sheet=args.one_sheet, template=args.template, year=args.year, unit=args.unit,
-                 amount_unit=args.amount_unit)
+                 password=args.password, one_sheet=args.one_sheet, template=args.template,
+                 year=args.year, unit=args.unit, amount_unit=args.amount_unit)
     print(f"{path}：{args.projects} 张空白表，每个二级指标 {args.rows} 行", file=sys.stderr)
     return EXIT_OK
 
@@ -127,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rows", type=_positive, default=2, help="input rows per 二级指标 (default 2)")
     p.add_argument("--protect", action="store_true",
                    help="lock labels and structure (no password); rows can still be inserted")
-    p.add_argument("--password", help="with --protect: the password that lifts the protection (implies --protect)")
+    p.add_argument("--password", help="the password that lifts the protection (implies --protect)")
     p.add_argument("--one-sheet", action="store_true", help="stack all tables on one sheet")
     p.add_argument("--template", default="project-expenditure", help="form template")
     p.add_argument("--year", type=int, help="年度 for the title")

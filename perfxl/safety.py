@@ -33,7 +33,7 @@ from .errors import Location, WorkbookError
 MAX_FILE_BYTES = 256 << 20          # on disk
 MAX_MEMBERS = 100_000               # zip entries (a 10,000-sheet workbook has 10,010)
 MAX_CENTRAL_DIR = 16 << 20          # bytes of zip central directory
-MAX_MEMBER_BYTES = 1 << 30          # one inflated member (a 1,000-table form is ~400 MB of XML)
+MAX_MEMBER_BYTES = 1 << 30          # one inflated member (10,000 tables on one sheet: ~280 MB of XML)
 MAX_TOTAL_BYTES = 1 << 30           # all inflated members
 MAX_RATIO = 250                     # inflated : compressed, for members over RATIO_FLOOR
 RATIO_FLOOR = 1 << 20
