@@ -144,7 +144,9 @@ class _Book:
     def rows(self, name: str) -> list[list]:
         try:
             return self.calamine.get_sheet_by_name(name).to_python(skip_empty_area=False)
-        except python_calamine.CalamineError as exc:
+        except BaseException as exc:
+            if not _calamine_failed(exc):
+                raise
             raise WorkbookError(f"无法读取工作表：{_one_line(exc)}", Location(self.path, sheet=name)) from None
 
     def extras(self, name: str) -> _Extras:
@@ -167,9 +169,17 @@ def _open(path: str) -> _Book:
     kind = preflight(path)
     try:
         book = python_calamine.CalamineWorkbook.from_path(path)
-    except python_calamine.CalamineError as exc:
+    except BaseException as exc:
+        if not _calamine_failed(exc):
+            raise
         raise WorkbookError(f"无法打开工作簿：{_one_line(exc)}", path) from None
     return _Book(path, book, kind)
+
+
+def _calamine_failed(exc: BaseException) -> bool:
+    """calamine's own error, or a panic in its Rust code: pyo3 raises that as PanicException, a
+    BaseException (so `except Exception` misses it), seen on fuzzed files with python-calamine 0.5."""
+    return isinstance(exc, python_calamine.CalamineError) or type(exc).__name__ == "PanicException"
 
 
 def _one_line(exc: BaseException) -> str:

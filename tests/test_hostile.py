@@ -435,3 +435,38 @@ def test_fuzz_specs(tmp_path, edits):
         return
     perfxl.check(spec)
     perfxl.render(spec, tmp_path / "fuzz.xlsx")
+
+
+class PanicException(BaseException):
+    """Stands in for pyo3's PanicException: a panic in calamine's Rust code, not an Exception."""
+
+
+@pytest.mark.parametrize("where", ["open", "sheet"])
+def test_a_panic_inside_calamine_is_a_one_line_refusal(tmp_path, monkeypatch, capsys, where):
+    import python_calamine
+
+    from perfxl.cli import main
+
+    real = python_calamine.CalamineWorkbook.from_path
+
+    class Panicking:
+        def __init__(self, book):
+            self.sheets_metadata = book.sheets_metadata
+
+        def get_sheet_by_name(self, name):
+            raise PanicException("index out of bounds: the len is 0 but the index is 0")
+
+    def from_path(path):
+        if where == "open":
+            raise PanicException("called `Option::unwrap()` on a `None` value")
+        return Panicking(real(path))
+
+    monkeypatch.setattr(python_calamine.CalamineWorkbook, "from_path", from_path)
+    book = write(tmp_path / "book.xlsx", example_xlsx())
+    with pytest.raises(WorkbookError, match="index out of bounds|unwrap"):
+        perfxl.read(book)
+    assert main(["read", str(book)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("perfxl: ") and err.count("\n") == 1
+    result = perfxl.collect([book], jobs=1)
+    assert not result.spec.projects and [p for p, _ in result.failures] == [str(book)]
