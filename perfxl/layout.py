@@ -122,7 +122,9 @@ class _Planner:
         return cell
 
     def grow(self, row: int, value, first: int, last: int):
-        lines = lines_needed(value, self.width(first, last))
+        self.reserve(row, lines_needed(value, self.width(first, last)))
+
+    def reserve(self, row: int, lines: int):
         height = lines * self.t.styles["line_height"] + 6
         self.plan.heights[row] = max(self.plan.heights.get(row, 0), height)
 
@@ -154,6 +156,8 @@ class _Planner:
                 self.put(cell.first, value, style, last_col=cell.last)
                 self.plan.input_cells.append((self.row, cell.first))
                 self.grow(self.row, value, cell.first, cell.last)
+                if self.input_rows and cell.kind == "long_text":      # a blank form: room to type
+                    self.reserve(self.row, self.t.styles["blank_text_lines"])
                 self.field_rule_marks(cell.field, self.row, cell.first, value)
             self.plan.heights.setdefault(self.row, 22)
             self.row += 1

@@ -1,12 +1,15 @@
 """Blank forms for offline filling: N tables, K rows per 二级, dropdowns, checks, protection."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import openpyxl
 
 import perfxl
 from perfxl.template import load_template
 
 T = load_template()
+EXAMPLE = Path(__file__).resolve().parent.parent / "specs" / "example.yaml"
 SECOND_LEVELS = sum(len(v) for v in T.skeleton.values())
 
 
@@ -34,6 +37,18 @@ def test_blank_status_counts_what_is_missing(tmp_path):
     ws = openpyxl.load_workbook(out, data_only=True).worksheets[0]
     # name, budget, period, goal, basis, and each of the four 一级 without a 三级
     assert ws["J1"].value == "本表 9 处问题"
+
+
+def test_long_text_rows_leave_room_to_type(tmp_path):
+    # Excel does not grow a merged row as text is typed: 绩效目标 and 测算依据 get room up front.
+    ws = openpyxl.load_workbook(perfxl.blank(tmp_path / "b.xlsx", projects=1, rows=1)).worksheets[0]
+    goal_row = next(c.row for c in ws["A"] if c.value == "本年度绩效目标")
+    basis_row = next(c.row for c in ws["A"] if c.value == "支出测算依据及说明")
+    room = T.styles["blank_text_lines"] * T.styles["line_height"]
+    assert ws.row_dimensions[goal_row].height >= room and ws.row_dimensions[basis_row].height >= room
+    assert ws.row_dimensions[goal_row - 1].height < room        # other rows stay one line
+    rendered = openpyxl.load_workbook(perfxl.render(perfxl.load_spec(EXAMPLE), tmp_path / "e.xlsx")).worksheets[0]
+    assert rendered.row_dimensions[goal_row].height < room      # filled forms fit their text
 
 
 def test_blank_year_placeholder_without_year(tmp_path):
