@@ -47,8 +47,10 @@ def collect(paths: list[str | os.PathLike], jobs: int | None = None) -> Collecte
     if not files:
         raise PerfxlError("没有找到工作簿（.xlsx .xlsm .xls .ods）：" + "、".join(map(str, paths)))
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(files)))
-    from . import reader    # imported (~0.25 s) and the template loaded before the pool forks: workers inherit both
-    reader.load_template()
+    # The reader imported (~0.25 s) and the template loaded before the pool forks: workers inherit both.
+    from . import reader  # noqa: F401
+    from .template import load_template
+    load_template()
     if jobs == 1:
         results = [_read_one(f) for f in files]
     else:
