@@ -2,19 +2,32 @@
 
 YAML is laid out like the hand-written specs: shared year/unit/amount_unit on top, one project
 after another, each indicator as a one-line flow mapping, multi-line text as a literal block.
-Every string that YAML would read as something else ('=', '95', 'yes', '- x', '@x') is quoted.
+Every string that the loader would read as something else ('95', '0100', '1e-05', 'null', '- x',
+'@x') is quoted. JSON never holds NaN or infinity (the model refuses them before).
 """
 from __future__ import annotations
 
 import json
+import re
 
 import yaml
 
 from .model import Spec
+from .values import CORE_BOOL, CORE_FLOAT, CORE_INT, CORE_NULL
 
 
-class _Dumper(yaml.SafeDumper):
-    """SafeDumper that keeps key order and writes wide lines (CJK text has no spaces to fold)."""
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):
+    """PyYAML's dumper (libyaml's emitter where present) that keeps key order, writes wide lines
+    (CJK text has no spaces to fold) and quotes every string the spec loader would read as
+    something else by YAML 1.2 rules ('0100', '1e-05', 'null', 'true'), and '=' (which plain
+    PyYAML cannot load)."""
+
+    yaml_implicit_resolvers = {
+        None: [(f"tag:yaml.org,2002:{tag}", re.compile(rf"(?:{rx.pattern})\Z"))
+               for tag, rx in (("null", CORE_NULL), ("bool", CORE_BOOL), ("int", CORE_INT), ("float", CORE_FLOAT))],
+        "": [("tag:yaml.org,2002:null", re.compile(r""))],
+        "=": [("tag:yaml.org,2002:value", re.compile(r"=\Z"))],     # '=' stays quoted for YAML 1.1 tools
+    }
 
 
 class _Flow(dict):
@@ -53,7 +66,7 @@ def dump_spec(spec: Spec, fmt: str = "yaml", extra: dict | None = None) -> str:
     if fmt == "json":
         data = spec.to_dict()
         data.update(extra or {})
-        return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+        return json.dumps(data, ensure_ascii=False, indent=2, allow_nan=False) + "\n"
     if fmt != "yaml":
         raise ValueError(f"unknown format {fmt!r}")
     return yaml.dump(spec_data(spec), Dumper=_Dumper, allow_unicode=True, sort_keys=False,

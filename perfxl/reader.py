@@ -28,11 +28,11 @@ from dataclasses import dataclass, field
 
 from .errors import Location, WorkbookError
 from .model import INDICATOR_KEYS, Indicator, Project, Spec
-from .spec import AMOUNT_UNITS, complete_tree, normalise_number
+from .spec import AMOUNT_UNITS, complete_tree
 from .template import DEFAULT_TEMPLATE, Template, col_letter, label_key, load_template
+from .values import normalise_number, parse_number
 from .workbook import Extras, open_book
 
-NUMBER = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[+-]?\.\d+")
 GLUED = re.compile(r"(?P<number>[+-]?[\d,.]+)\s*(?P<unit>[^\d\s.,+-][^\d]{0,7})")
 LINE_BREAKS = re.compile(r"\s*[\r\n]+\s*")
 
@@ -83,14 +83,6 @@ def read(path: str | os.PathLike, template: str = DEFAULT_TEMPLATE) -> ReadResul
     if not projects:
         raise WorkbookError(_nothing_found(form), path)
     return ReadResult(Spec(projects, template, path), warnings)
-
-
-def parse_number(text: str) -> int | float | None:
-    """'95' → 95, '1,500' → 1500, '３,０００.００' → 3000; None when the text is not a number."""
-    text = unicodedata.normalize("NFKC", text).replace("，", ",").strip()
-    if not NUMBER.fullmatch(text):
-        return None
-    return normalise_number(float(text.replace(",", "")))
 
 
 def _nothing_found(form: Template) -> str:

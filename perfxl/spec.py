@@ -1,18 +1,23 @@
 """Loading a YAML spec into model objects, with file:line:col on every error.
 
 The YAML is composed to nodes first (so every value keeps its position), then checked and
-converted by hand. `type: =` loads (plain PyYAML refuses it) and alias bombs are refused.
+converted by hand, by YAML 1.2 rules (perfxl.values): a text field keeps exactly what was typed,
+numbers are decimal only. `type: =` loads (plain PyYAML refuses it) and alias bombs are refused.
+A file named .json is read by JSON's grammar (perfxl.jsonnodes) into the same nodes.
 """
 from __future__ import annotations
 
-import math
 import os
+import re
 
 import yaml
 
 from .errors import Location, PerfxlError, SpecError
+from .jsonnodes import JsonSyntaxError, compose_json
 from .model import INDICATOR_KEYS, PROJECT_KEYS, SHARED_KEYS, Indicator, Project, Spec
 from .template import DEFAULT_TEMPLATE, Template, load_template
+from .values import (CORE_DECIMAL, CORE_FLOAT, CORE_INT, bad_character, decimal_value, is_finite_number,
+                     parse_number, plain_kind)
 
 MAX_CELL_TEXT = 32767          # Excel's limit for one cell
 MAX_NODES = 200_000            # more visits than this means an alias bomb
@@ -20,14 +25,16 @@ MAX_SPEC_BYTES = 8 << 20       # 1,000 full tables are about 2 MB (2.5 s to load
 AMOUNT_UNITS = ("元", "万元")
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader without the '=' (value) tag, which makes `type: =` fail in plain PyYAML."""
+PLAIN = "tag:perfxl,2026:plain"      # a plain scalar, classified by perfxl.values (YAML 1.2 core)
+STR, INT, FLOAT, BOOL, NULL = (f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null"))
 
 
-_Loader.yaml_implicit_resolvers = {
-    ch: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:value"]
-    for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """libyaml's composer where PyYAML has it (same line and column marks, ~6× faster), with
+    every plain scalar tagged PLAIN: the spec loader reads them by YAML 1.2 rules itself
+    (PyYAML's YAML 1.1 resolvers read `0500000` as octal, `1:30` as 90, `2025.10` as 2025.1)."""
+
+    yaml_implicit_resolvers = {None: [(PLAIN, re.compile(r".*", re.S))], "": [(PLAIN, re.compile(r""))]}
 
 
 def load_spec(path: str | os.PathLike) -> Spec:
@@ -83,11 +90,13 @@ class _SpecParser:
         out = []
         for key_node, value_node in node.value:
             self.visit(key_node)
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                self.fail(key_node, "不支持 YAML 合并键 <<")
             if not isinstance(key_node, yaml.ScalarNode):
                 self.fail(key_node, f"{what}的键应为文字")
-            key = str(key_node.value).strip()
+            if key_node.tag == PLAIN and key_node.value == "<<":
+                self.fail(key_node, "不支持 YAML 合并键 <<")
+            key = key_node.value.strip()
+            if bad_character(key):
+                self.fail(key_node, f"键含有无效的字符 {bad_character(key)}（孤立的 UTF-16 代理项）；请删除")
             if key in seen:
                 self.fail(key_node, f'键 "{key}" 重复（第一次在第 {seen[key]} 行）')
             seen[key] = key_node.start_mark.line + 1
@@ -100,64 +109,78 @@ class _SpecParser:
             self.fail(node, f"{what}应为列表（- ...）")
         return list(node.value)
 
-    def scalar(self, node: yaml.Node, what: str):
+    def scalar(self, node: yaml.Node, what: str) -> tuple[str, str]:
+        """(kind, text) of a scalar: kind "null", "bool", "decimal", "number" (hex, octal, inf,
+        nan) or "text" (also every quoted scalar); text is exactly what was typed."""
         self.visit(node)
         if not isinstance(node, yaml.ScalarNode):
             self.fail(node, f"{what}应为单个值，不是列表或映射")
-        try:
-            value = self.loader.construct_object(node)
-        except yaml.YAMLError as exc:
-            self.fail(node, f"{what}的值无法解析：{exc.problem or exc}")
-        except ValueError:          # an integer of thousands of digits: keep it as text
-            value = node.value
-        if isinstance(value, (bytes, bytearray)) or type(value).__name__ in ("date", "datetime"):
-            value = node.value
-        return value
+        raw, tag = node.value, node.tag
+        if tag == PLAIN:
+            kind = plain_kind(raw)
+        elif tag == STR:
+            kind = "text"
+        elif tag in (INT, FLOAT):
+            kind = "decimal" if CORE_DECIMAL.fullmatch(raw) else "number"
+        elif tag in (BOOL, NULL):
+            kind = tag.rsplit(":", 1)[1]
+        else:
+            self.fail(node, f"{what}使用了不支持的 YAML 标签 {tag}；请去掉 ! 标签")
+        bad = bad_character(raw)
+        if bad:
+            self.fail(node, f"{what}含有无效的字符 {bad}（孤立的 UTF-16 代理项），工作簿无法保存；请删除")
+        return kind, raw
 
     def text(self, node: yaml.Node, what: str, required: bool = False) -> str | None:
-        value = self.scalar(node, what)
-        if value is None or (isinstance(value, str) and not value.strip()):
+        """A text field: exactly what was typed (`0123`, `2025.10`, `0x1F` stay as written)."""
+        kind, raw = self.scalar(node, what)
+        if kind == "null" or not raw.strip():
             if required:
                 self.fail(node, f"{what}不能为空")
             return None
-        if isinstance(value, bool):
-            value = node.value
-        if isinstance(value, float) and value.is_integer():
-            value = node.value
-        text = str(value)
-        if len(text) > MAX_CELL_TEXT:
-            self.fail(node, f"{what}有 {len(text)} 个字符，超过 Excel 单元格上限 {MAX_CELL_TEXT}；请缩短")
-        return text
+        if len(raw) > MAX_CELL_TEXT:
+            self.fail(node, f"{what}有 {len(raw)} 个字符，超过 Excel 单元格上限 {MAX_CELL_TEXT}；请缩短")
+        return raw
 
     def number(self, node: yaml.Node, what: str) -> int | float | None:
-        value = self.scalar(node, what)
-        if value is None:
+        """A decimal number, as the reader takes one (perfxl.values.parse_number); never octal or hex."""
+        kind, raw = self.scalar(node, what)
+        if kind == "null":
             return None
-        if isinstance(value, str):
-            cleaned = value.replace(",", "").replace("，", "").strip()
-            try:
-                value = float(cleaned)
-            except ValueError:
-                self.fail(node, f'{what}应为数字，不是 "{value}"')
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            self.fail(node, f"{what}应为数字")
-        if isinstance(value, float) and not math.isfinite(value):
-            self.fail(node, f"{what}应为有限的数字")
-        return normalise_number(value)
+        value = decimal_value(raw) if kind == "decimal" else parse_number(raw) if kind == "text" else None
+        if kind == "decimal" and not is_finite_number(value) or kind == "number" and not CORE_INT.fullmatch(raw):
+            self.fail(node, f'{what}应为有限的数字，不是 "{_short(raw)}"')
+        if kind == "number":
+            self.fail(node, f'{what}应为十进制数字，不是 "{raw}"（不接受十六进制或八进制）')
+        if value is None:
+            self.fail(node, f'{what}应为数字，不是 "{_short(raw)}"')
+        return value
 
     # -- the spec -----------------------------------------------------------------------
     def parse(self, text: str) -> Spec:
+        if self.path.lower().endswith(".json"):
+            try:
+                root = compose_json(text)
+            except JsonSyntaxError as exc:
+                raise SpecError(f"JSON 语法错误：{exc.message}", Location(self.path, exc.line, exc.col)) from None
+            except RecursionError:
+                raise SpecError("JSON 嵌套过深，不像规格文件", self.path) from None
+            return self.spec(root)
         try:
-            self.loader = _Loader(text)
-            root = self.loader.get_single_node()
+            root = _Loader(text).get_single_node()
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             where = Location(self.path, mark.line + 1, mark.column + 1) if mark else self.path
-            raise SpecError(f"YAML 语法错误：{exc.problem or exc.context}", where) from None
+            raise SpecError(f"YAML 语法错误：{_problem(exc.problem or exc.context)}", where) from None
         except yaml.YAMLError as exc:
             raise SpecError(f"YAML 错误：{' '.join(str(exc).split())}", self.path) from None
         except RecursionError:
             raise SpecError("YAML 嵌套过深，不像规格文件；请检查括号是否成对", self.path) from None
+        except UnicodeError:
+            raise SpecError("含有无效的字符（如孤立的 UTF-16 代理项 \\udXXX），工作簿无法保存；请删除", self.path) from None
+        return self.spec(root)
+
+    def spec(self, root: yaml.Node | None) -> Spec:
         if root is None:
             raise SpecError("文件为空；规格至少需要 projects: 列表", self.path)
         top = dict((k, (kn, vn)) for k, kn, vn in self.mapping(root, "规格文件"))
@@ -190,10 +213,10 @@ class _SpecParser:
         where = {}
         if "year" in items:
             node = items["year"][1]
-            value = self.scalar(node, "year（年度）")
-            if isinstance(value, bool) or not isinstance(value, (int, str)) or value == "":
+            kind, raw = self.scalar(node, "year（年度）")
+            if kind not in ("decimal", "text") or not raw.strip() or (kind == "decimal" and not raw.strip().isdigit()):
                 self.fail(node, "year（年度）应为年份，如 2025")
-            out["year"] = int(value) if isinstance(value, str) and value.strip().isdigit() else value
+            out["year"] = int(raw) if raw.strip().isdigit() else self.text(node, "year（年度）")
             where["year"] = self.where(node)
         if "unit" in items:
             out["unit"] = self.text(items["unit"][1], "unit（填报单位）")
@@ -282,23 +305,16 @@ class _SpecParser:
         return indicator
 
     def value(self, node: yaml.Node):
-        value = self.scalar(node, "value（指标值）")
-        if value is None:
+        """指标值: a plain decimal is a number (`0100` is 100); anything else is text as typed."""
+        kind, raw = self.scalar(node, "value（指标值）")
+        if kind == "null":
             return None
-        if isinstance(value, bool):
-            return node.value
-        if isinstance(value, (int, float)):
-            if not math.isfinite(value):
-                self.fail(node, "指标值应为有限的数字")
-            return normalise_number(value)
-        return self.text(node, "value（指标值）")
-
-
-def normalise_number(value: int | float) -> int | float:
-    """3000000.0 → 3000000; other floats stay floats."""
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
-        return int(value)
-    return value
+        value = decimal_value(raw) if kind == "decimal" else None
+        if kind == "decimal" and is_finite_number(value):
+            return value
+        if kind == "decimal" or (kind == "number" and CORE_FLOAT.fullmatch(raw) and not CORE_INT.fullmatch(raw)):
+            self.fail(node, "指标值应为有限的数字")        # 1e999, .inf, .nan
+        return self.text(node, "value（指标值）")           # hex and octal forms are text here
 
 
 def complete_tree(tree: dict, template: Template) -> dict:
@@ -313,3 +329,30 @@ def complete_tree(tree: dict, template: Template) -> dict:
         if level1 not in out:
             out[level1] = {k: list(v) for k, v in given.items()}
     return out
+
+
+# What PyYAML and libyaml say most often, in the users' words (the rest stays as the parser says it).
+YAML_PROBLEMS = {
+    "exceeded maximum nesting depth": "嵌套过深，不像规格文件；请检查括号是否成对",
+    "mapping values are not allowed": "这里不能出现“键: 值”（冒号后要有空格，或给含冒号的文字加引号）",
+    "did not find expected key": "缺少键，或缩进不一致",
+    "found character '\\t' that cannot start any token": "不能用 Tab 缩进；请改用空格",
+    "found character that cannot start any token": "这里的字符不能开始一个值（不能用 Tab 缩进；以 @ 或 ` 开头的文字要加引号）",
+    "found undefined alias": "引用了未定义的锚点（*名称）",
+    "found duplicate anchor": "锚点（&名称）重复",
+    "did not find expected node content": "缺少值",
+    "found unexpected end of stream": "文件意外结束（引号或括号没有闭合）",
+    "could not find expected ':'": "缺少冒号 :",
+}
+
+
+def _problem(text: str | None) -> str:
+    text = " ".join(str(text or "").split())
+    for english, chinese in YAML_PROBLEMS.items():
+        if text.startswith(english):
+            return chinese
+    return text
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"

@@ -293,7 +293,7 @@ HOSTILE_SPECS = {
     "latin1.yaml": ("projects:\n  - name: caf\xe9\n".encode("latin-1"), "不是 UTF-8"),
     "binary.yaml": (random.Random(5).randbytes(3000), "UTF-8"),
     "big-int.yaml": ("projects:\n  - name: a\n    budget: " + "9" * 5000 + "\n", "有限的数字"),
-    "python-tag.yaml": ("projects:\n  - name: !!python/name:os.system\n", "无法解析"),
+    "python-tag.yaml": ("projects:\n  - name: !!python/name:os.system\n", "不支持的 YAML 标签"),
 }
 
 

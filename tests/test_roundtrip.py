@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 import perfxl
 from perfxl.dump import dump_spec
 from perfxl.model import Indicator, Project, Spec
-from perfxl.reader import parse_number
+from perfxl.values import parse_number
 from perfxl.spec import complete_tree
 
 TEMPLATE = perfxl.load_template()
@@ -53,7 +53,7 @@ def indicators(draw):
     return Indicator(
         name=draw(st.one_of(line(), FORMULA_LIKE)),
         type=value_type,
-        value=perfxl.spec.normalise_number(value) if isinstance(value, float) else value,
+        value=perfxl.values.normalise_number(value) if isinstance(value, float) else value,
         content=draw(maybe(long_text())),
         unit=draw(maybe(line(6))),
         note=draw(maybe(long_text())),
@@ -93,7 +93,7 @@ def projects(draw, shared):
     budget = draw(maybe(st.decimals(0, 10**10, places=2).map(float)))
     return Project(
         name=draw(maybe(line(40))), category=draw(maybe(line())),
-        budget=perfxl.spec.normalise_number(budget) if budget is not None else None,
+        budget=perfxl.values.normalise_number(budget) if budget is not None else None,
         period=draw(maybe(line(12))), goal=draw(maybe(long_text())), basis=draw(maybe(long_text())),
         year=year, unit=unit, amount_unit=amount_unit, indicators=draw(trees()))
 

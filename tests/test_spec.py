@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 import perfxl
 from perfxl import SpecError, parse_spec
@@ -115,3 +116,106 @@ def test_missing_file(tmp_path):
     with pytest.raises(SpecError) as info:
         perfxl.load_spec(tmp_path / "nope.yaml")
     assert "文件不存在" in str(info.value)
+
+
+# -- YAML 1.2 rules: decimal numbers only, text exactly as typed ---------------------------------
+FORMS = """\
+projects:
+  - name: {name}
+    budget: {budget}
+    period: {period}
+    indicators:
+      产出指标:
+        数量指标:
+          - {{name: 数量, type: ≥, value: {value}, unit: 个}}
+"""
+
+
+def loaded(name="p", budget="1", period="2025年", value="1"):
+    project = parse_spec(FORMS.format(name=name, budget=budget, period=period, value=value), "x.yaml").projects[0]
+    return project, project.indicators["产出指标"]["数量指标"][0]
+
+
+@pytest.mark.parametrize("typed, budget", [
+    ("0500000", 500000), ("500000", 500000), ("1800000.00", 1800000), ("'1,500'", 1500), ("1.5e6", 1500000),
+    ("'３,０００'", 3000), ("+12", 12),
+])
+def test_budget_is_read_as_a_decimal_number(typed, budget):
+    assert loaded(budget=typed)[0].budget == budget
+
+
+@pytest.mark.parametrize("typed", ["0x1F", "0o17", "1:30", "'12,34,5'", ".inf", ".nan", "1e999", "true", "'0x1F'"])
+def test_budget_refuses_what_is_no_decimal_number_with_its_position(typed):
+    with pytest.raises(SpecError) as info:
+        loaded(budget=typed)
+    assert str(info.value).startswith("x.yaml:3:13: budget（年度本级预算金额）应为")
+    assert any(w in str(info.value) for w in ("应为数字", "应为有限的数字", "应为十进制数字"))
+
+
+@pytest.mark.parametrize("typed, text", [
+    ("2025.10", "2025.10"), ("0123", "0123"), ("0x1F", "0x1F"), ("1:30", "1:30"), ("1e-05", "1e-05"),
+    ("yes", "yes"), ("true", "true"), ("2025-01-01", "2025-01-01"), ("'0123'", "0123"), ("=", "="), (".inf", ".inf"),
+])
+def test_text_fields_keep_exactly_what_was_typed(typed, text):
+    project, _ = loaded(name=typed, period=typed)
+    assert (project.name, project.period) == (text, text)
+
+
+@pytest.mark.parametrize("typed, value", [
+    ("0100", 100), ("100", 100), ("1e-05", 1e-05), ("95.5", 95.5), ("-3", -3), ("1:30", "1:30"), ("0x1F", "0x1F"),
+    ("'95'", "95"), ("yes", "yes"), ("'0100'", "0100"),
+])
+def test_indicator_values_are_decimal_numbers_or_text_as_typed(typed, value):
+    got = loaded(value=typed)[1].value
+    assert got == value and type(got) is type(value)
+
+
+@pytest.mark.parametrize("typed", [".inf", "-.inf", ".nan", "1e999"])
+def test_indicator_values_refuse_infinity_and_nan(typed):
+    with pytest.raises(SpecError) as info:
+        loaded(value=typed)
+    assert str(info.value).startswith("x.yaml:8:40: 指标值应为有限的数字")
+
+
+@pytest.mark.parametrize("loader", ["c", "python"])
+def test_a_lone_surrogate_is_refused_with_its_line(monkeypatch, loader):
+    if loader == "python":      # PyYAML's own parser makes the character; libyaml refuses the escape
+        python = type("PythonLoader", (yaml.SafeLoader,), {
+            "yaml_implicit_resolvers": perfxl.spec._Loader.yaml_implicit_resolvers})
+        monkeypatch.setattr(perfxl.spec, "_Loader", python)
+    with pytest.raises(SpecError) as info:
+        loaded(name='"a\\ud800b"')
+    assert str(info.value).startswith("x.yaml:2:")
+
+
+def test_unknown_tags_and_merge_keys_are_refused():
+    with pytest.raises(SpecError, match="x.yaml:2:11: .*不支持的 YAML 标签"):
+        loaded(name="!!binary aGVsbG8=")
+    with pytest.raises(SpecError, match="x.yaml:2:6: 不支持 YAML 合并键"):
+        parse_spec("projects:\n  - {<<: {name: a}}\n", "x.yaml")
+
+
+# -- JSON specs: JSON's grammar, positions as for YAML ---------------------------------------------
+def test_json_is_read_as_json(tmp_path):
+    text = ('{"projects": [{"name": "a\\u2028b\\u2029c\\u0085d\\u007f", "budget": 1e2, "indicators": '
+            '{"产出指标": {"数量指标": [{"name": "n", "type": "≥", "value": 1e-05, "unit": "%"}]}}}]}')
+    path = tmp_path / "spec.json"
+    path.write_text(text, encoding="utf-8")
+    project = perfxl.load_spec(path).projects[0]
+    assert project.name == "a\u2028b\u2029c\u0085d\x7f" and project.budget == 100
+    assert project.indicators["产出指标"]["数量指标"][0].value == 1e-05
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"projects": [{"name": "a"},]}', "x.json:1:29: JSON 语法错误"),
+    ('{"projects": [{"name": "a", "colour": 1}]}', 'x.json:1:29: 项目中未知的键 "colour"'),
+    ('{"projects": [{"name": "a", "budget": NaN}]}', "x.json:1:39: JSON 语法错误"),
+    ('{"projects": [{"name": "a", "budget": "0x10"}]}', 'x.json:1:39: budget（年度本级预算金额）应为数字'),
+    ('{"projects": [{"name": "a"}]} x', "x.json:1:31: JSON 语法错误"),
+    ('{"projects": [{"name": "a", "name": "b"}]}', 'x.json:1:29: 键 "name" 重复'),
+    ('[' * 200, "x.json:1:102: JSON 语法错误：JSON 嵌套过深"),
+])
+def test_bad_json_fails_with_position(text, message):
+    with pytest.raises(SpecError) as info:
+        parse_spec(text, "x.json")
+    assert str(info.value).startswith(message)
