@@ -17,6 +17,7 @@ sheet's cells with values, so a sheet with values in A1 and XFD1048576 would abo
 """
 from __future__ import annotations
 
+import io
 import os
 import re
 import stat
@@ -29,6 +30,7 @@ import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
 from .errors import Location, WorkbookError
+from .package import normalise, seek_data
 
 MAX_FILE_BYTES = 256 << 20          # on disk
 MAX_MEMBERS = 100_000               # zip entries (a 10,000-sheet workbook has 10,010)
@@ -40,7 +42,7 @@ RATIO_FLOOR = 1 << 20
 MAX_MANIFEST = 4 << 20              # [Content_Types].xml, META-INF/manifest.xml
 MAX_PROLOG = 64 << 10               # inflated bytes of a part before its root element
 PROLOG_STEP = 1024                  # bytes first read and inflated while looking for it (then doubled)
-MAX_SHEET_CELLS = 16 << 20          # rows × columns of a sheet's used area: 512 MB in calamine
+MAX_SHEET_CELLS = 4 << 20           # rows × columns of a sheet's used area: 128 MB in calamine, as much again in Python
 
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -52,36 +54,58 @@ CORRUPT = "工作簿文件已损坏或不完整（{}）；请在 Excel 中重新
 PASSWORD = "工作簿设有打开密码（已加密），无法读取；请在 Excel 中取消密码（文件 › 信息 › 保护工作簿）后另存再试"
 
 
-def preflight(path: str | os.PathLike) -> str:
-    """Check a workbook file before it is opened; returns "xlsx", "xls" or "ods"."""
+def read_input(path: str | os.PathLike) -> bytes:
+    """A workbook file's bytes, read once: every check and library then sees the same bytes
+    (a file swapped after the checks cannot reach calamine). Refused: not a regular file, empty,
+    over MAX_FILE_BYTES."""
     path = os.fspath(path)
     try:
-        info = os.stat(path)
-        if not stat.S_ISREG(info.st_mode):
-            raise WorkbookError("不是普通文件；请给出一个 .xlsx 工作簿", path)
-        if info.st_size == 0:
-            raise WorkbookError("文件为空（0 字节）；请给出一个 .xlsx 工作簿", path)
-        if info.st_size > MAX_FILE_BYTES:
-            raise WorkbookError(f"文件过大（{info.st_size >> 20} MB，上限 {MAX_FILE_BYTES >> 20} MB）；"
-                                "请拆分成几个工作簿", path)
         with open(path, "rb") as fh:
-            head = fh.read(8)
-            if head.startswith(ZIP_MAGIC):
-                return _check_zip(fh, info.st_size, path)
-            if head == OLE_MAGIC:
-                return _check_ole(fh, info.st_size, path)
-            fh.seek(0)
-            raise WorkbookError(_unknown(fh.read(4096)), path)
+            info = os.fstat(fh.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise WorkbookError("不是普通文件；请给出一个 .xlsx 工作簿", path)
+            if info.st_size > MAX_FILE_BYTES:
+                raise WorkbookError(f"文件过大（{info.st_size >> 20} MB，上限 {MAX_FILE_BYTES >> 20} MB）；"
+                                    "请拆分成几个工作簿", path)
+            data = fh.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise WorkbookError("文件不存在", path) from None
     except IsADirectoryError:
         raise WorkbookError("这是一个目录；请给出一个 .xlsx 工作簿", path) from None
     except OSError as exc:
         raise WorkbookError(f"无法读取：{exc.strerror or exc}", path) from None
+    if not data:
+        raise WorkbookError("文件为空（0 字节）；请给出一个 .xlsx 工作簿", path)
+    if len(data) > MAX_FILE_BYTES:
+        raise WorkbookError(f"文件过大（上限 {MAX_FILE_BYTES >> 20} MB）；请拆分成几个工作簿", path)
+    return data
+
+
+def preflight(path: str | os.PathLike) -> str:
+    """Check a workbook file before it is opened; returns "xlsx", "xls" or "ods"."""
+    return preflight_data(read_input(path), os.fspath(path))
+
+
+def preflight_data(data: bytes, path: str) -> str:
+    """Check a workbook's bytes before any library opens them; returns "xlsx", "xls" or "ods"."""
+    if data.startswith(ZIP_MAGIC):
+        return _check_zip(io.BytesIO(data), len(data), path)
+    if data.startswith(OLE_MAGIC):
+        _check_ole(data, path)
+        return "xls"
+    raise WorkbookError(_unknown(data[:4096]), path)
+
+
+BIFF_BOF = {0x0009: "Excel 2.x", 0x0209: "Excel 3.0", 0x0409: "Excel 4.0", 0x0809: "Excel 5.0 以后"}
 
 
 def _unknown(head: bytes) -> str:
-    """What an unrecognised file looks like: text (CSV, HTML saved as .xls) or nothing known."""
+    """What an unrecognised file looks like: an old Excel file, text (CSV, HTML saved as .xls) or
+    nothing known."""
+    if len(head) >= 4 and struct.unpack_from("<H", head)[0] in BIFF_BOF:
+        version = BIFF_BOF[struct.unpack_from("<H", head)[0]]
+        return (f"这是 {version} 的旧式工作簿（BIFF 格式，没有 OLE 外壳），无法读取；"
+                "请在 Excel 或 LibreOffice 中打开后另存为 .xlsx")
     if b"\x00" not in head.lstrip(b"\xff\xfe\xef\xbb\xbf"):
         for encoding in ("utf-8", "gb18030"):
             try:
@@ -160,17 +184,18 @@ def _check_sizes(members: list[zipfile.ZipInfo], path: str):
 
 
 def _zip_kind(archive: zipfile.ZipFile, path: str) -> str:
-    names = set(archive.namelist())
-    if "mimetype" in names and _read_small(archive, "mimetype", path).strip() == ODS_MIMETYPE:
-        if "META-INF/manifest.xml" in names:
-            manifest = _read_small(archive, "META-INF/manifest.xml", path)
-            _parse_safely(manifest, "META-INF/manifest.xml", path)
-            if b"encryption-data" in manifest:
+    names = {normalise(n): n for n in archive.namelist()}     # as calamine finds them: any case, \\ or /
+    mimetype, manifest, types = (names.get(n) for n in ("mimetype", "meta-inf/manifest.xml", "[content_types].xml"))
+    if mimetype and _read_small(archive, mimetype, path).strip() == ODS_MIMETYPE:
+        if manifest:
+            data = _read_small(archive, manifest, path)
+            _parse_safely(data, manifest, path)
+            if b"encryption-data" in data:
                 raise WorkbookError(PASSWORD, path)
         return "ods"
-    if "[Content_Types].xml" not in names:
+    if types is None:
         raise WorkbookError("这是 zip 文件，但不是 Excel 工作簿（缺少 [Content_Types].xml）；请给出 .xlsx 文件", path)
-    types = _parse_safely(_read_small(archive, "[Content_Types].xml", path), "[Content_Types].xml", path)
+    types = _parse_safely(_read_small(archive, types, path), types, path)
     declared = " ".join(e.get("ContentType", "") for e in types.iter())
     if not any(t in declared for t in SPREADSHEET_TYPES):
         what = ("Excel 二进制工作簿（.xlsb）" if "sheet.binary" in declared else
@@ -234,19 +259,6 @@ def _heads(archive: zipfile.ZipFile, member: zipfile.ZipInfo):
         yield head
 
 
-def seek_data(archive: zipfile.ZipFile, member: zipfile.ZipInfo):
-    """The archive's file, at a member's compressed bytes (past its local header), for inflating
-    it without zipfile's CRC pass; only one thread may use the archive meanwhile."""
-    fh = archive.fp
-    fh.seek(member.header_offset)
-    local = fh.read(30)
-    if local[:4] != b"PK\x03\x04":
-        raise zipfile.BadZipFile(f"{member.filename} 的本地文件头无效")
-    fh.seek(member.header_offset + 30 + int.from_bytes(local[26:28], "little")
-            + int.from_bytes(local[28:30], "little"))
-    return fh
-
-
 def _as_text(head: bytes) -> str:
     """A part's first bytes as text: UTF-16 by its byte-order mark or its first '<', else
     byte for byte (every encoding an XML parser takes without a BOM keeps markup ASCII)."""
@@ -278,7 +290,7 @@ def _check_encoding(text: str, name: str, path: str):
     if declared is None:
         return
     try:
-        b"<".decode(declared.group(1))
+        "<".encode(declared.group(1))       # a text encoding (utf-16 too; not rot13 or zlib)
     except LookupError:
         raise WorkbookError(f"{name} 声明了未知的字符编码「{declared.group(1)[:40]}」，无法读取；"
                             "请在 Excel 中重新保存", path) from None
@@ -298,6 +310,10 @@ def check_sheet_area(data: bytes, sheet: str, path: str):
     """Refuse a sheet whose cells span more than MAX_SHEET_CELLS, before calamine reads it."""
     if not any(pattern.search(data) for pattern in UNUSUAL):
         return
+    elements = data.count(b"<c") + data.count(b":c")      # an upper bound of the cells, counted fast
+    if elements > MAX_SHEET_CELLS:
+        raise WorkbookError(f"单元格过多（约 {elements} 个，上限 {MAX_SHEET_CELLS} 个），疑似恶意文件，已拒绝；"
+                            "请删除多余的行列后另存再试", Location(path, sheet=sheet))
     rows, cols = _used_area(data)
     if rows * cols > MAX_SHEET_CELLS:
         raise WorkbookError(f"已用区域过大（{rows} 行 × {cols} 列，上限 {MAX_SHEET_CELLS} 个单元格），"
@@ -308,7 +324,8 @@ def _used_area(data: bytes) -> tuple[int, int]:
     """(last row, last column), 1-based, of the <c> elements with content, placed as calamine
     places them: by their r, else after the previous cell of the row (<x/> counts as <x></x>)."""
     row = col = rows = cols = 0
-    for end, name, attrs, empty in TAG.findall(data):
+    for match in TAG.finditer(data):
+        end, name, attrs, empty = match.groups()
         ref = R_ATTR.search(attrs)
         if name == b"row":
             if not end and ref:
@@ -338,97 +355,48 @@ def _column(letters: bytes) -> int:
 
 
 # -- OLE compound files: .xls, and the wrapper of password-protected .xlsx ------------------------
-FREE_LIMIT = 0xFFFFFFFA             # sector numbers at or above this end a chain
-FILEPASS = 0x002F                   # BIFF record of an encrypted .xls
+MAX_BOOK_CELLS = 2 * MAX_SHEET_CELLS    # calamine holds every sheet of an .xls at once
+MAX_RESERVED_CELLS = 8 << 20            # cells calamine reserves (40 bytes each) for a DIMENSIONS record
+DOUBLE_BYTE_CODEPAGES = {932: "日文", 936: "简体中文", 949: "韩文", 950: "繁体中文"}
 
 
-class _Cfb:
-    """Just enough of [MS-CFB] to list directory names and read a stream's first sector."""
-
-    def __init__(self, fh, size: int):
-        self.fh, self.size = fh, size
-        fh.seek(0)
-        head = fh.read(512)
-        if len(head) < 512 or head[28:30] != b"\xfe\xff":
-            raise ValueError("OLE 文件头无效")
-        shift = struct.unpack_from("<H", head, 30)[0]
-        if shift not in (9, 12):
-            raise ValueError("OLE 扇区大小无效")
-        self.ssize = 1 << shift
-        nfat, self.dir_start = struct.unpack_from("<LL", head, 44)
-        self.mini_cutoff = struct.unpack_from("<L", head, 56)[0]
-        difat_start, ndifat = struct.unpack_from("<LL", head, 68)
-        if nfat > size // self.ssize + 1:
-            raise ValueError("OLE 分配表过大")
-        fat_sectors = list(struct.unpack_from("<109L", head, 76))[:min(nfat, 109)]
-        for _ in range(min(ndifat, size // self.ssize)):
-            if difat_start >= FREE_LIMIT or len(fat_sectors) >= nfat:
-                break
-            entries = struct.unpack(f"<{self.ssize // 4}L", self.sector(difat_start))
-            fat_sectors += entries[:-1]
-            difat_start = entries[-1]
-        self.fat: list[int] = []
-        for s in fat_sectors[:nfat]:
-            self.fat += struct.unpack(f"<{self.ssize // 4}L", self.sector(s))
-
-    def sector(self, number: int) -> bytes:
-        offset = (number + 1) * self.ssize
-        if number >= FREE_LIMIT or offset >= self.size:
-            raise ValueError("OLE 扇区越界")
-        self.fh.seek(offset)
-        return self.fh.read(self.ssize).ljust(self.ssize, b"\x00")
-
-    def chain(self, start: int) -> list[int]:
-        out: list[int] = []
-        while start < FREE_LIMIT:
-            if start >= len(self.fat) or len(out) > len(self.fat):
-                raise ValueError("OLE 扇区链无效")
-            out.append(start)
-            start = self.fat[start]
-        return out
-
-    def entries(self) -> dict[str, tuple[int, int]]:
-        """Directory name → (start sector, size) of every storage and stream."""
-        out = {}
-        for s in self.chain(self.dir_start):
-            data = self.sector(s)
-            for at in range(0, self.ssize, 128):
-                length, kind = struct.unpack_from("<HB", data, at + 64)
-                if kind in (1, 2, 5) and 2 <= length <= 64:
-                    name = data[at:at + length - 2].decode("utf-16-le", "replace")
-                    out[name] = struct.unpack_from("<LL", data, at + 116)
-        return out
+def inspect(data: bytes, path: str):
+    """(kind, facts): preflight_data's kind, and for an .xls perfxl.xls's facts (else None)."""
+    if data.startswith(OLE_MAGIC):
+        return "xls", _check_ole(data, path)
+    return preflight_data(data, path), None
 
 
-def _check_ole(fh, size: int, path: str) -> str:
+def _check_ole(data: bytes, path: str):
+    """An OLE file: encrypted (.xlsx or .xls), a Word document, or an .xls whose sheets calamine
+    can hold; the facts of perfxl.xls, checked."""
+    from .xls import NotAWorkbook, XlsError, inspect_xls
+
     try:
-        cfb = _Cfb(fh, size)
-        entries = cfb.entries()
-        if "EncryptionInfo" in entries or "EncryptedPackage" in entries:
-            raise WorkbookError(PASSWORD, path)
-        stream = entries.get("Workbook") or entries.get("Book")
-        if stream is None:
-            what = "Word 文档" if "WordDocument" in entries else "其他 OLE 文件"
-            raise WorkbookError(f"这是{what}，不是 Excel 工作簿；请给出 .xlsx 或 .xls 文件", path)
-        if _xls_encrypted(cfb, *stream):
-            raise WorkbookError(PASSWORD, path)
-        return "xls"
-    except WorkbookError:
-        raise
-    except (ValueError, struct.error, IndexError, OverflowError) as exc:
+        facts = inspect_xls(data)
+    except NotAWorkbook as exc:
+        what = "Word 文档" if exc.word else "其他 OLE 文件"
+        raise WorkbookError(f"这是{what}，不是 Excel 工作簿；请给出 .xlsx 或 .xls 文件", path) from None
+    except XlsError as exc:
         raise WorkbookError(CORRUPT.format(exc), path) from None
-
-
-def _xls_encrypted(cfb: _Cfb, start: int, size: int) -> bool:
-    """A FILEPASS record among the first BIFF records of the Workbook stream."""
-    if size < cfb.mini_cutoff:
-        return False
-    data, at = cfb.sector(start), 0
-    for _ in range(16):
-        if at + 4 > len(data):
-            break
-        kind, length = struct.unpack_from("<HH", data, at)
-        if kind == FILEPASS:
-            return True
-        at += 4 + length
-    return False
+    if facts.encrypted:
+        raise WorkbookError(PASSWORD, path)
+    if facts.biff == 5 and facts.codepage in DOUBLE_BYTE_CODEPAGES:
+        raise WorkbookError(f"这是 Excel 5.0/95 格式的{DOUBLE_BYTE_CODEPAGES[facts.codepage]}工作簿，其中的文字无法正确读出；"
+                            "请在 Excel 或 LibreOffice 中打开后另存为 .xlsx", path)
+    names = [s.name for s in facts.sheets]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise WorkbookError(f"有同名的工作表「{twice[0]}」，无法分别读取；请改名后另存再试", path)
+    total = 0
+    for sheet in facts.sheets:
+        cells = sheet.rows * sheet.cols
+        total += cells
+        if cells > MAX_SHEET_CELLS or sheet.reserved_cells > MAX_RESERVED_CELLS:
+            rows, cols = (sheet.rows, sheet.cols) if cells > MAX_SHEET_CELLS else ("声明的", "声明的")
+            raise WorkbookError(f"已用区域过大（{rows} 行 × {cols} 列，上限 {MAX_SHEET_CELLS} 个单元格），"
+                                "疑似恶意文件，已拒绝；请删除多余的行列后另存再试", Location(path, sheet=sheet.name))
+    if total > MAX_BOOK_CELLS:
+        raise WorkbookError(f"各工作表的已用区域合计 {total} 个单元格，超过上限 {MAX_BOOK_CELLS}，疑似恶意文件，"
+                            "已拒绝；请删除多余的行列后另存再试", path)
+    return facts
