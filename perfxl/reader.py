@@ -26,11 +26,11 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from .errors import Location, WorkbookError
+from .errors import Location, WorkbookError, short
 from .model import INDICATOR_KEYS, Indicator, Project, Spec
-from .spec import AMOUNT_UNITS, complete_tree
+from .spec import AMOUNT_UNITS, MAX_CELL_TEXT, complete_tree
 from .template import DEFAULT_TEMPLATE, Template, col_letter, label_key, load_template
-from .values import normalise_number, parse_number
+from .values import is_finite_number, normalise_number, parse_number
 from .workbook import Extras, open_book
 
 GLUED = re.compile(r"(?P<number>[+-]?[\d,.]+)\s*(?P<unit>[^\d\s.,+-][^\d]{0,7})")
@@ -53,19 +53,29 @@ class ReadWarning:
 
 @dataclass
 class ReadResult:
+    """The spec read, what was normalised, and the workbook's own last-saved date and perfxl mark
+    (`perfxl collect` writes "collect" into its bundles, so that it never collects them again)."""
+
     spec: Spec
     warnings: list[ReadWarning] = field(default_factory=list)
+    modified: str | None = None
+    mark: str | None = None
 
 
 def read(path: str | os.PathLike, template: str = DEFAULT_TEMPLATE) -> ReadResult:
-    """Read every project table on every visible sheet of a workbook back into a Spec."""
+    """Read every project table on every sheet of a workbook back into a Spec.
+
+    Hidden sheets are read too (perfxl's own hidden list sheet aside), and so are hidden rows
+    and columns: people "delete" rows by hiding them, so each one read is named in a warning.
+    """
     path = os.fspath(path)
     form = load_template(template)
     book = open_book(path)
     labels = _Labels(form)
-    warnings: list[ReadWarning] = []
+    warnings = [ReadWarning(path, note) for note in book.notes]
     projects: list[Project] = []
-    names = book.visible_sheets()
+    sheets = [s for s in book.sheets() if not (s.hidden and s.name == form.validation["list_sheet"])]
+    names = [s.name for s in sheets]
     collecting = gc.isenabled()
     gc.disable()            # millions of small objects, no cycles: collections only cost time
     # The raw-XML scan runs in a second thread, a sheet ahead of calamine (which releases the
@@ -73,22 +83,27 @@ def read(path: str | os.PathLike, template: str = DEFAULT_TEMPLATE) -> ReadResul
     pool = ThreadPoolExecutor(max_workers=1)
     try:
         scans = [pool.submit(book.extras, name) for name in names]
-        sheets = [(name, scan.result(), book.rows(name)) for name, scan in zip(names, scans)]
-        for name, extras, rows in sheets:
-            projects.extend(_Sheet(path, name, rows, extras, labels, warnings).tables())
+        read_sheets = [(info, scan.result(), book.rows(info.name)) for info, scan in zip(sheets, scans)]
+        for info, extras, rows in read_sheets:
+            found = _Sheet(path, info.name, rows, extras, labels, warnings).tables()
+            if found and info.hidden:
+                warnings.append(ReadWarning(f"{path}!{info.name}", f"工作表「{info.name}」是隐藏的，"
+                                            f"其中的 {len(found)} 张表已照常读入；如不应报送，请删除该工作表"))
+            projects.extend(found)
     finally:
         pool.shutdown(cancel_futures=True)
         if collecting:
             gc.enable()
     if not projects:
         raise WorkbookError(_nothing_found(form), path)
-    return ReadResult(Spec(projects, template, path), warnings)
+    modified, mark = book.properties()
+    return ReadResult(Spec(projects, template, path), warnings, modified, mark)
 
 
 def _nothing_found(form: Template) -> str:
     block = "、".join((form.block_label, *form.block_aliases))
     columns = "、".join(c.label for c in form.columns)
-    return f"没有找到项目表：在可见工作表中查找了「{block}」所在的表头行（{columns}）"
+    return f"没有找到项目表：在各工作表中查找了「{block}」所在的表头行（{columns}）"
 
 
 # -- labels -----------------------------------------------------------------------------------
@@ -113,6 +128,10 @@ class _Labels:
         # where a field's value sits after its label in the template (past the label's merge)
         self.value_offsets = {c.field: c.first - form.field_labels()[c.field].first for c in form.fields()}
         self.header_fields = {c.field for row in form.header for c in row if c.field}
+        # (template row, position in it) of each field: a label-like word right after a label is
+        # that label's value unless its own label follows on the same template row
+        self.places = {c.field: (i, j) for i, row in enumerate(form.header + form.footer)
+                       for j, c in enumerate(row) if c.field}
         self.title = form.title_pattern()
         self.form_key = label_key(form.form)
         self.unit_prefix = _prefix_keys(form.unit_line(unit="\x00"))
@@ -253,10 +272,17 @@ class _Table:
     header: _Header | None = None
     tree: dict = field(default_factory=dict)
     cells: dict[str, tuple[int, int]] = field(default_factory=dict)
+    first: int | None = None                            # rows the table spans so far
+    last: int = -1
 
     @property
     def started(self) -> bool:
         return bool(self.fields) or self.header is not None
+
+    def reach(self, row: int):
+        if self.first is None:
+            self.first = row
+        self.last = max(self.last, row)
 
 
 class _Sheet:
@@ -270,6 +296,7 @@ class _Sheet:
         self.form = labels.form
         self.warnings = warnings
         self.out: list[Project] = []
+        self.spans: list[tuple[int, int, int, int]] = []     # (first row, last row, left, right) of read tables
 
     def warn(self, row: int, col: int, message: str):
         self.warnings.append(ReadWarning(f"{self.path}!{self.name}!{col_letter(col)}{row + 1}", message))
@@ -286,6 +313,7 @@ class _Sheet:
                     table = self.finish(table)
                 value = role[1] if kind == "amount" else role
                 setattr(table, kind, (r, col, value))
+                table.reach(r)
                 if kind == "unit":
                     self.amount_cell(table, r, col, role)
             elif kind == "field":
@@ -295,17 +323,36 @@ class _Sheet:
                     table = self.finish(table)
                 table.fields |= found
                 table.field_rows.append((r, marks))
+                table.reach(r)
             elif kind in ("block", "column"):
                 header = self.header_row(r, col)
                 if header is not None:
                     if table.header is not None:
                         table = self.finish(table)
                     table.header = header
+                    table.reach(r)
                     r = self.block(table, header)
+                    table.reach(r - 1)
                     continue
             r += 1
         self.finish(table)
+        if self.extras.hidden_rows or self.extras.hidden_cols:
+            self.hidden_cells()
         return self.out
+
+    def hidden_cells(self):
+        """Name every hidden row and column that holds something a table read."""
+        rows = self.rows
+        for first, last, left, right in self.spans:
+            for r in sorted(h for h in self.extras.hidden_rows if first <= h <= last and h < len(rows)):
+                filled = [c for c in range(left, min(right + 1, len(rows[r]))) if rows[r][c] != ""]
+                if filled:
+                    self.warn(r, filled[0], f"第 {r + 1} 行是隐藏行（可能是想删除的行），其内容已照常读入；"
+                                            "如不需要，请删除这一行")
+            for c in sorted(h for h in self.extras.hidden_cols if left <= h <= right):
+                filled = [r for r in range(first, min(last + 1, len(rows))) if c < len(rows[r]) and rows[r][c] != ""]
+                if filled:
+                    self.warn(filled[0], c, f"{col_letter(c)} 列是隐藏列，其内容已照常读入；如不需要，请删除这一列")
 
     def first_label(self, row: list) -> tuple[int, tuple | None]:
         for col, value in enumerate(row):
@@ -314,15 +361,33 @@ class _Sheet:
         return 0, None
 
     def row_fields(self, row: list, start: int) -> list[tuple[int, str]]:
-        """The field labels of a header/footer row: [(column, field name)]."""
-        marks = []
+        """The field labels of a header/footer row: [(column, field name)].
+
+        The first cell after a label is its value even when it reads like a label (a project
+        named 预算金额), unless it is the label that follows on the same row of the template
+        and that label does not come again further on.
+        """
+        found: list[tuple[int, str, bool]] = []      # (column, field, right after a label)
         label = self.labels.label
+        after_label = False
         for c in range(start, len(row)):
             value = row[c]
-            if value.__class__ is str and value:
-                role = label(value)
-                if role and role[0] == "field":
-                    marks.append((c, role[1]))
+            if value == "":
+                continue
+            role = label(value) if value.__class__ is str else None
+            is_label = role is not None and role[0] == "field"
+            if is_label:
+                found.append((c, role[1], after_label))
+            after_label = is_label
+        places = self.labels.places
+        marks: list[tuple[int, str]] = []
+        for i, (c, name, after) in enumerate(found):
+            if after and marks:
+                before, here = places.get(marks[-1][1]), places.get(name)
+                again = any(other == name for _, other, _ in found[i + 1:])
+                if again or not (here and before and here[0] == before[0] and here[1] > before[1]):
+                    continue                         # the previous label's value
+            marks.append((c, name))
         return marks
 
     def amount_cell(self, table: _Table, r: int, col: int, role: tuple):
@@ -339,7 +404,7 @@ class _Sheet:
                     table.amount = (r, c, found[1])
                     return
 
-    def header_row(self, r: int, start: int) -> _Header | None:
+    def header_row(self, r: int, start: int, quiet: bool = False) -> _Header | None:
         row = self.rows[r]
         cols: dict[str, int] = {}
         label_col, extra = None, []
@@ -356,8 +421,8 @@ class _Sheet:
                 extra.append(c)
         if "level1" not in cols or "name" not in cols:
             return None
-        for c in extra:
-            self.warn(r, c, f"表头「{_short(str(row[c]))}」不是模板中的列，这一列未读入")
+        for c in extra if not quiet else ():
+            self.warn(r, c, f"表头「{short(str(row[c]))}」不是模板中的列，这一列未读入")
         return _Header(r, cols, label_col)
 
     # -- the indicator block ------------------------------------------------------------------
@@ -387,16 +452,54 @@ class _Sheet:
             if v1.__class__ is str and v1:
                 found = role(v1)
                 if found is not None:
-                    if found[0] == "column":
+                    ends = self.ends_block(r, found, header, dcols)
+                    if ends is True:
+                        return r
+                    if ends == "repeated":
                         continue
-                    return r
             v2 = row[c2] if c2 is not None else ""
             values = pick(row)
+            if blanks(values) or blanks((v1, v2)):
+                v1, v2, values = self.blank_out(r, (c1, c2), (v1, v2), dcols, values)
             if unusable:
                 v1, v2 = self.usable(v1, r, c1), self.usable(v2, r, c2)
                 values = tuple([self.usable(v, r, c) for v, c in zip(values, dcols)])
             groups.row(r, v1, v2, values)
         return len(rows)
+
+    def ends_block(self, r: int, found: tuple, header: _Header, dcols: tuple) -> bool | str:
+        """A label word in the 一级 column: True when a new part of the form starts there (a
+        title; a unit line or a footer field with nothing in the indicator columns; another
+        header row), "repeated" for a repeat of this block's header row (named in a warning),
+        False when it is a 一级 that happens to be a label word (备注, 单位, 绩效指标)."""
+        kind = found[0]
+        if kind == "title":
+            return True
+        row = self.rows[r]
+        if kind in ("field", "unit", "amount"):
+            others = [c for c in dcols if c != header.cols["level1"] and c != header.cols.get("level2")]
+            return all(row[c] == "" for c in others)
+        if found != ("column", "level1"):       # a header row has 一级指标 in the 一级 column
+            return False
+        start = header.label_col if header.label_col is not None else header.left
+        again = self.header_row(r, start, quiet=True)
+        if again is None or len(again.cols) < max(2, len(header.cols) - 1):
+            return False                        # a data row whose 一级 and 三级 read like labels
+        if again.cols == header.cols:
+            self.warn(r, header.cols["level1"], "重复的指标表头行，已跳过")
+            return "repeated"
+        return True
+
+    def blank_out(self, r: int, level_cols: tuple, levels: tuple, dcols: tuple, values: tuple):
+        """Cells holding only white space (non-breaking, full-width, zero-width) read as empty,
+        each with a warning: never a phantom indicator row."""
+        def clean(value, c):
+            if c is not None and value.__class__ is str and value and not _stripped(value):
+                self.warn(r, c, f"单元格只有空白字符（{_codepoints(value)}），按空读取")
+                return ""
+            return value
+        v1, v2 = (clean(v, c) for v, c in zip(levels, level_cols))
+        return v1, v2, tuple([clean(v, c) for v, c in zip(values, dcols)])
 
     # -- finishing a table --------------------------------------------------------------------
     def finish(self, table: _Table) -> _Table:
@@ -404,6 +507,8 @@ class _Sheet:
             if table.fields:
                 self.warn(table.field_rows[0][0], 0, "找到表头字段，但下方没有指标表头行（一级指标、三级指标……），未读取")
             return _Table()
+        self.spans.append((table.first if table.first is not None else table.header.row, table.last,
+                           table.header.left, table.header.right))
         project = Project()
         project.where = _Where(self.path, self.name, table.cells)
         self.shared(table, project)
@@ -422,7 +527,7 @@ class _Sheet:
             project.year = int(year) if year.isdigit() else (year or None)
             cells["year"] = cells["project"] = (r, c)
             if role[2] is not None:
-                self.warn(r, c, f"标题「{_short(role[2])}」与模板不同，年度按 {project.year} 读取")
+                self.warn(r, c, f"标题「{short(role[2])}」与模板不同，年度按 {project.year} 读取")
         else:
             cells["project"] = (table.header.row, table.header.left)
         if table.unit:
@@ -450,7 +555,7 @@ class _Sheet:
             value_col = self.field(project, table, r, c, name, end) if name not in table.cells else None
             for col in range(c + 1, end):
                 if col != value_col and row[col] != "":
-                    self.warn(r, col, f"「{_short(str(row[col]))}」不属于任何字段，未读入")
+                    self.warn(r, col, f"「{short(str(row[col]))}」不属于任何字段，未读入")
 
     def field(self, project: Project, table: _Table, r: int, c: int, name: str, end: int) -> int:
         """Read the first non-empty cell after the label at column c, before `end`; its column."""
@@ -470,13 +575,16 @@ class _Sheet:
         if raw == "":
             return None
         if raw.__class__ in (int, float):
+            if not is_finite_number(raw):
+                self.warn(r, c, f"年度本级预算金额是无效的数字（{raw}），未读入")
+                return None
             return normalise_number(raw)
         text = self.text(raw, r, c, single=True) or ""
         number = parse_number(text)
         if number is None:
-            self.warn(r, c, f"年度本级预算金额「{_short(text)}」不是数字，未读入")
+            self.warn(r, c, f"年度本级预算金额「{short(text)}」不是数字，未读入")
         else:
-            self.warn(r, c, f"年度本级预算金额是文本「{_short(text)}」，按数字 {number} 读取")
+            self.warn(r, c, f"年度本级预算金额是文本「{short(text)}」，按数字 {number} 读取")
         return number
 
     # -- cell values --------------------------------------------------------------------------
@@ -495,16 +603,26 @@ class _Sheet:
         if raw.__class__ is not str:
             return self.non_text(raw, r, c)
         text = raw.strip()
+        if text and (text[0] in ZERO_WIDTH or text[-1] in ZERO_WIDTH):
+            text = _stripped(text)
         if text is raw and not (single and ("\n" in raw or "\r" in raw)):
+            if len(raw) > MAX_CELL_TEXT:
+                self.warn(r, c, f"有 {len(raw)} 个字符，超过 Excel 单元格上限 {MAX_CELL_TEXT}；"
+                                "照原样读入，但无法再写成 .xlsx，请缩短")
             return raw
         if single:
             text = LINE_BREAKS.sub("", text)
         if text:
-            self.warn(r, c, f"去掉了多余的空白或换行：「{_short(raw)}」→「{_short(text)}」")
+            self.warn(r, c, f"去掉了多余的空白或换行：「{short(raw)}」→「{short(text)}」")
+        else:
+            self.warn(r, c, f"单元格只有空白字符（{_codepoints(raw)}），按空读取")
         return text or None
 
-    def non_text(self, raw, r: int, c: int) -> str:
+    def non_text(self, raw, r: int, c: int) -> str | None:
         if raw.__class__ in (int, float):
+            if not is_finite_number(raw):
+                self.warn(r, c, f"单元格是无效的数字（{raw}），未读入")
+                return None
             return str(normalise_number(raw))
         if isinstance(raw, bool):
             text = "TRUE" if raw else "FALSE"
@@ -516,9 +634,27 @@ class _Sheet:
         return text
 
 
-def _short(text: str, limit: int = 30) -> str:
-    text = text.replace("\n", "⏎").replace("\r", "")
-    return text if len(text) <= limit else text[:limit] + "…"
+ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff"
+BLANK_TEXT = re.compile(f"[\\s{ZERO_WIDTH}]+")
+EDGE_BLANKS = re.compile(f"^[\\s{ZERO_WIDTH}]+|[\\s{ZERO_WIDTH}]+$")
+
+
+def _stripped(text: str) -> str:
+    """White space, zero-width spaces and byte-order marks off both ends."""
+    return EDGE_BLANKS.sub("", text)
+
+
+def blanks(values) -> bool:
+    """Whether some value is a non-empty text of white space only (cheap for ordinary cells)."""
+    for v in values:
+        if v.__class__ is str and v and (v[0].isspace() or v[0] in ZERO_WIDTH) and BLANK_TEXT.fullmatch(v):
+            return True
+    return False
+
+
+def _codepoints(text: str) -> str:
+    shown = " ".join(f"U+{ord(ch):04X}" for ch in text[:4])
+    return shown + (" …" if len(text) > 4 else "")
 
 
 class _Groups:
@@ -603,14 +739,17 @@ class _Groups:
         canonical = self.sheet.labels.value_type(text)
         if canonical is None:
             choices = " ".join(self.form.value_types)
-            self.sheet.warn(r, c, f"指标值类型「{_short(text)}」无法识别（可选 {choices}），未读入")
+            self.sheet.warn(r, c, f"指标值类型「{short(text)}」无法识别（可选 {choices}），未读入")
         elif canonical != raw:
-            self.sheet.warn(r, c, f"指标值类型「{_short(text)}」按「{canonical}」读取")
+            self.sheet.warn(r, c, f"指标值类型「{short(text)}」按「{canonical}」读取")
         return canonical
 
     def value(self, item: Indicator, raw, r: int, c: int):
         """指标值: numbers as they are, percent cells ×100, numeric text as numbers ('95%' too)."""
         sheet = self.sheet
+        if raw.__class__ in (int, float) and not is_finite_number(raw):
+            sheet.warn(r, c, f"指标值是无效的数字（{raw}），未读入")
+            return
         if raw.__class__ in (int, float):
             item.value = normalise_number(raw)
             if sheet.extras.percent and (r, c) in sheet.extras.percent:
@@ -629,7 +768,7 @@ class _Groups:
         number = parse_number(text)
         if number is not None:
             item.value = number
-            sheet.warn(r, c, f"指标值是文本「{_short(text)}」，按数字 {number} 读取")
+            sheet.warn(r, c, f"指标值是文本「{short(text)}」，按数字 {number} 读取")
         elif self.form.is_quantitative(item.type):
             self.glued(item, text, r, c)
 
@@ -649,10 +788,10 @@ class _Groups:
             return
         unit = match.group("unit").strip()
         if item.unit and unicodedata.normalize("NFKC", item.unit) != unit:
-            self.sheet.warn(r, c, f"指标值「{_short(text)}」带的单位与度量单位「{item.unit}」不一致，按原文保留")
+            self.sheet.warn(r, c, f"指标值「{short(text)}」带的单位与度量单位「{item.unit}」不一致，按原文保留")
             return
         item.value = number
-        message = f"指标值「{_short(text)}」按数字 {number} 读取"
+        message = f"指标值「{short(text)}」按数字 {number} 读取"
         if not item.unit:
             item.unit = unit
             message += f"，度量单位补为 {unit}"

@@ -215,14 +215,38 @@ def test_where_points_at_cells(book):
     assert str(p.where["l2:效益指标/生态效益"]) == f"{book}!{SHEET}!C16"
 
 
-def test_hidden_sheets_and_other_sheets_are_ignored(spec, book):
+def test_other_sheets_are_ignored_and_perfxls_hidden_list_sheet_too(spec, book):
     def change(ws, wb):
-        copy_ws = wb.copy_worksheet(ws)
-        copy_ws.sheet_state = "hidden"
         notes = wb.create_sheet("说明")
         notes["A1"] = "本工作簿由各单位填报"
     got, warnings = read(edit(book, change))
     assert got == spec and warnings == {}
+
+
+@pytest.mark.parametrize("state", ["hidden", "veryHidden"])
+def test_a_project_on_a_hidden_sheet_is_read_with_a_warning(spec, book, state):
+    def change(ws, wb):
+        copy_ws = wb.copy_worksheet(ws)
+        copy_ws.title = "藏起来的表"
+        copy_ws.sheet_state = state
+        copy_ws["B6"] = None                        # its 本年度绩效目标 is missing
+    got, warnings = read(edit(book, change))
+    assert got.projects[:2] == spec.projects and got.projects[2].name == spec.projects[0].name
+    assert "隐藏的" in warnings["藏起来的表"] and len(warnings) == 1
+    assert [(f.rule, f.location.split("!", 1)[1]) for f in perfxl.check(got) if f.severity == "error"] == [
+        ("P-HEAD-GOAL", "藏起来的表!B6")]
+
+
+def test_hidden_rows_and_columns_are_read_with_a_warning(spec, book):
+    def change(ws, wb):
+        ws.row_dimensions[11].hidden = True         # 产出指标 › 数量指标: a filled row
+        ws.row_dimensions[12].hidden = True         # 质量指标: a filled row
+        ws.column_dimensions["G"].hidden = True     # 指标值内容
+    got, warnings = read(edit(book, change))
+    assert got == spec
+    assert "隐藏行" in warnings[f"{SHEET}!B11"] and "隐藏行" in warnings[f"{SHEET}!C12"]
+    assert [k for k, v in warnings.items() if "隐藏列" in v] == [f"{SHEET}!G2"]     # 金额单位：元
+    assert len(warnings) == 3
 
 
 # -- a table typed by hand ----------------------------------------------------------------------
