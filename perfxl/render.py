@@ -5,18 +5,23 @@ import os
 import re
 from pathlib import Path
 
+from .errors import PerfxlError
 from .layout import TablePlan, blank_project, plan_table
 from .model import Project, Spec
-from .spec import load_spec
+from .output import check_output
+from .values import bad_character, is_finite_number
+from .spec import MAX_CELL_TEXT, load_spec
 from .template import DEFAULT_TEMPLATE, Template, load_template
 from .writer import SheetPlan, write_workbook
 
 TABLE_GAP = 2            # blank rows between stacked tables
+MAX_BLANK_ROWS = 50_000   # input rows of one blank workbook (about 450 MB and 15 s to write)
 
 
 def sheet_names(titles: list[str | None], reserved: tuple[str, ...] = (),
                 template: Template | None = None) -> list[str]:
-    """Legal, unique (case-insensitively), at most 31 characters; empty titles become 项目N."""
+    """Legal, unique (case-insensitively), at most 31 characters as Excel counts them (UTF-16
+    units: 𠮷 and emoji count two); empty titles become 项目N."""
     template = template or load_template()
     used = {r.lower() for r in reserved}
     last_suffix: dict[str, int] = {}      # per base name, so 10,000 equal titles stay linear
@@ -24,15 +29,25 @@ def sheet_names(titles: list[str | None], reserved: tuple[str, ...] = (),
     for i, title in enumerate(titles, 1):
         base = re.sub(r"[\[\]:*?/\\\x00-\x1f]", "", title or "").strip().strip("'").strip()
         base = base or template.project_sheet(i)
-        name, n = base[:31], last_suffix.get(base.lower(), 1)
+        name, n = _fit(base, 31), last_suffix.get(base.lower(), 1)
         while name.lower() in used or name.lower() == "history":
             n += 1
             suffix = f"({n})"
-            name = base[: 31 - len(suffix)] + suffix
+            name = _fit(base, 31 - len(suffix)) + suffix
         last_suffix[base.lower()] = n
         used.add(name.lower())
         out.append(name)
     return out
+
+
+def _fit(text: str, units: int) -> str:
+    """The longest start of `text` that takes at most `units` UTF-16 code units."""
+    used = 0
+    for i, ch in enumerate(text):
+        used += 2 if ord(ch) > 0xFFFF else 1
+        if used > units:
+            return text[:i]
+    return text
 
 
 def _stack(template, projects: list[Project | None], input_rows: int = 0) -> list[TablePlan]:
@@ -45,8 +60,11 @@ def _stack(template, projects: list[Project | None], input_rows: int = 0) -> lis
 
 
 def render(spec: Spec | str | os.PathLike, out: str | os.PathLike | None = None, *,
-           one_sheet: bool = False) -> Path:
-    """Render a spec (or a spec file) to a formatted workbook; returns the output path."""
+           one_sheet: bool = False, mark: str | None = None) -> Path:
+    """Render a spec (or a spec file) to a formatted workbook; returns the output path.
+
+    `mark` goes into the workbook's `perfxl` document property (perfxl collect marks its bundles).
+    """
     if not isinstance(spec, Spec):
         source = os.fspath(spec)
         spec = load_spec(source)
@@ -54,6 +72,9 @@ def render(spec: Spec | str | os.PathLike, out: str | os.PathLike | None = None,
             out = Path("output") / (Path(source).stem + ".xlsx")
     if out is None:
         raise ValueError("render() of a Spec object needs out=")
+    check_output(out, [spec.source] if spec.source else [])
+    for project in spec.projects:
+        check_cells(project, spec.source)
     template = load_template(spec.template)
     lists = template.validation["list_sheet"]
     if one_sheet:
@@ -63,8 +84,36 @@ def render(spec: Spec | str | os.PathLike, out: str | os.PathLike | None = None,
         names = sheet_names([p.name for p in spec.projects], (lists,), template)
         # planned as written: each plan can go once XlsxWriter has its cells
         sheets = (SheetPlan(n, [plan_table(template, p)]) for n, p in zip(names, spec.projects))
-    write_workbook(out, template, sheets)
+    write_workbook(out, template, sheets, mark=mark)
     return Path(out)
+
+
+def check_cells(project: Project, source: str | None = None) -> None:
+    """Refuse, naming the place, a value no workbook cell can hold: text over Excel's 32,767
+    characters (XlsxWriter would cut it silently), a lone surrogate, NaN or infinity. Specs
+    loaded from files never hold them; read workbooks (an .ods cell) and API callers can."""
+    def refuse(problem: str, where, what: str):
+        place = where or project.where.get("project") or source
+        raise PerfxlError(f"项目「{project.name or ''}」的{what}{problem}，无法写入工作簿", place)
+
+    def check(value, where, what: str):
+        if isinstance(value, str):
+            if len(value) > MAX_CELL_TEXT:
+                refuse(f"有 {len(value)} 个字符，超过 Excel 单元格上限 {MAX_CELL_TEXT}", where, what)
+            if bad_character(value):
+                refuse(f"含有无效的字符 {bad_character(value)}", where, what)
+        elif isinstance(value, float) and not is_finite_number(value):
+            refuse(f"是无效的数字（{value}）", where, what)
+
+    for key in ("name", "category", "budget", "period", "goal", "basis", "unit", "year"):
+        check(getattr(project, key), project.where.get(key), key)
+    for level1, groups in project.indicators.items():
+        check(level1, project.where.get(f"l1:{level1}"), "一级指标")
+        for level2 in groups:
+            check(level2, project.where.get(f"l2:{level1}/{level2}"), "二级指标")
+    for _, _, item in project.rows():
+        for key in ("name", "type", "value", "content", "unit", "note"):
+            check(getattr(item, key), item.where.get(key) or item.where.get("name"), f"指标「{item.name}」的 {key}")
 
 
 def blank(out: str | os.PathLike, *, projects: int = 1, rows: int = 1, protect: bool = False,
@@ -77,8 +126,15 @@ def blank(out: str | os.PathLike, *, projects: int = 1, rows: int = 1, protect: 
     """
     if projects < 1 or rows < 1:
         raise ValueError("projects and rows must be at least 1")
+    if password is not None and not password:
+        raise PerfxlError("密码不能为空；不设密码的保护请用 --protect")
+    check_output(out)
     lock = password if password else ("" if protect else None)
     form = load_template(template)
+    input_rows = projects * rows * sum(len(groups) for groups in form.skeleton.values())
+    if input_rows > MAX_BLANK_ROWS:
+        raise PerfxlError(f"空白表共需 {input_rows} 个输入行（{projects} 张表 × 每个二级指标 {rows} 行），"
+                          f"超过上限 {MAX_BLANK_ROWS}；请减少表数或每组行数")
 
     def empty() -> Project:
         p = blank_project(form)

@@ -12,7 +12,7 @@ import re
 
 import yaml
 
-from .errors import Location, PerfxlError, SpecError
+from .errors import Location, PerfxlError, SpecError, short
 from .jsonnodes import JsonSyntaxError, compose_json
 from .model import INDICATOR_KEYS, PROJECT_KEYS, SHARED_KEYS, Indicator, Project, Spec
 from .template import DEFAULT_TEMPLATE, Template, load_template
@@ -149,11 +149,11 @@ class _SpecParser:
             return None
         value = decimal_value(raw) if kind == "decimal" else parse_number(raw) if kind == "text" else None
         if kind == "decimal" and not is_finite_number(value) or kind == "number" and not CORE_INT.fullmatch(raw):
-            self.fail(node, f'{what}应为有限的数字，不是 "{_short(raw)}"')
+            self.fail(node, f'{what}应为有限的数字，不是 "{short(raw, 40)}"')
         if kind == "number":
             self.fail(node, f'{what}应为十进制数字，不是 "{raw}"（不接受十六进制或八进制）')
         if value is None:
-            self.fail(node, f'{what}应为数字，不是 "{_short(raw)}"')
+            self.fail(node, f'{what}应为数字，不是 "{short(raw, 40)}"')
         return value
 
     # -- the spec -----------------------------------------------------------------------
@@ -353,6 +353,3 @@ def _problem(text: str | None) -> str:
             return chinese
     return text
 
-
-def _short(text: str, limit: int = 40) -> str:
-    return text if len(text) <= limit else text[:limit] + "…"

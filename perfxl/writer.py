@@ -1,7 +1,7 @@
 """The only module that touches XlsxWriter: table plans in, a workbook file out.
 
-Writes to a temporary file beside the target and moves it into place, so a failure never
-leaves a half-written workbook. Document dates are fixed: the same plans give the same bytes.
+Writes through perfxl.output.write_atomically, so a failure never leaves a half-written
+workbook; XlsxWriter's own part files go to a private folder removed afterwards. Document dates are fixed: the same plans give the same bytes.
 """
 from __future__ import annotations
 
@@ -9,15 +9,17 @@ import datetime
 import gc
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import xlsxwriter
-from xlsxwriter.exceptions import DuplicateWorksheetName
+from xlsxwriter.exceptions import DuplicateWorksheetName, FileCreateError
 from xlsxwriter.worksheet import Worksheet
 
 from .layout import TablePlan, lines_needed
+from .output import write_atomically
 from .template import Template
 
 FIXED_DATE = datetime.datetime(2000, 1, 1)
@@ -150,27 +152,10 @@ def _setup_sheet(ws, template: Template, tables: list[TablePlan]):
 
 
 def write_workbook(path: str | os.PathLike, template: Template, sheets: Iterable[SheetPlan],
-                   extra_text_sheet: tuple[str, list[str]] | None = None) -> None:
-    """Write the sheets to `path` atomically."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".xlsx", prefix=".perfxl-", dir=directory)
-    os.close(fd)
-    try:
-        _write(tmp, template, sheets, extra_text_sheet)
-        os.chmod(tmp, 0o666 & ~_umask())      # mkstemp makes it private; give it the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+                   extra_text_sheet: tuple[str, list[str]] | None = None, mark: str | None = None) -> None:
+    """Write the sheets to `path` atomically (perfxl.output): complete, or not at all. `mark`
+    becomes the custom document property `perfxl`."""
+    write_atomically(path, lambda tmp: _write(tmp, template, sheets, extra_text_sheet, mark))
 
 
 # Functions of every Excel version: XlsxWriter never prefixes them with _xlfn.
@@ -220,22 +205,30 @@ class _Workbook(xlsxwriter.Workbook):
         return name
 
 
-def _write(path: str, template: Template, sheets: Iterable[SheetPlan], extra_text_sheet):
+def _write(path: str, template: Template, sheets: Iterable[SheetPlan], extra_text_sheet, mark=None):
     """Write without the cyclic garbage collector: XlsxWriter keeps millions of small objects,
     no cycles among them, and full collections over them made 10,000 tables ~1.5× slower."""
     collecting = gc.isenabled()
     gc.disable()
+    parts = tempfile.mkdtemp(prefix=".perfxl-")     # XlsxWriter's part files, removed whatever happens
     try:
-        _write_book(path, template, sheets, extra_text_sheet)
+        _write_book(path, template, sheets, extra_text_sheet, parts, mark)
+    except FileCreateError as exc:                  # XlsxWriter's wrapper of the OSError (a full disk)
+        cause = exc.args[0] if exc.args and isinstance(exc.args[0], OSError) else OSError(str(exc))
+        raise cause from None
     finally:
+        shutil.rmtree(parts, ignore_errors=True)
         if collecting:
             gc.enable()
 
 
-def _write_book(path: str, template: Template, sheets: Iterable[SheetPlan], extra_text_sheet):
+def _write_book(path: str, template: Template, sheets: Iterable[SheetPlan], extra_text_sheet, parts: str,
+                mark: str | None):
     book = _Workbook(path, {"strings_to_formulas": False, "strings_to_urls": False,
-                                      "strings_to_numbers": False})
+                            "strings_to_numbers": False, "tmpdir": parts})
     book.set_properties({"created": FIXED_DATE, "title": template.form})
+    if mark:
+        book.set_custom_property("perfxl", mark)
     fmt = _formats(book, template)
     v = template.validation
     for sheet in sheets:
