@@ -1,115 +1,215 @@
-"""`perfxl collect`: many filled workbooks read in parallel and merged into one spec.
+"""`perfxl collect`: many returned workbooks read in parallel and merged into one spec.
 
-Directories are searched (recursively) for workbooks; the files are read by `perfxl.read` in a
-process pool and their projects merged in a stable order: sorted by path, then table order, so
-the result does not depend on the number of processes. A file that cannot be read is reported
-and skipped; the others are still collected.
+Files are taken as given; folders are searched (recursively, following links once). Skipped,
+each with a line saying why: Excel's lock files (`~$…`), perfxl's temporary files (`.perfxl-…`),
+files that are no workbook, the output of this very run, workbooks perfxl collect wrote itself
+(marked in their properties), and a second copy of a file already taken (same bytes).
+
+The workbooks are read by `perfxl.read` in worker processes (perfxl.pool): a file that makes its
+reader abort or run out of memory is that file's one-line failure, and the rest is collected.
+The merge is stable (sorted by path, then table order), so the result does not depend on the
+number of processes. Two returns of one project (same 填报单位 and 项目名称) in different files:
+the newer file wins (by the date saved in the file, then its modification time); the other is
+reported as superseded.
 """
 from __future__ import annotations
 
+import hashlib
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import PerfxlError
 from .model import Spec
+from .output import TEMP_PREFIX, WORKBOOK_SUFFIXES, check_output, same_file, write_text
 
-WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
-CHUNKS_PER_JOB = 4          # pool work units per process: few round trips, still balanced
+COLLECT_MARK = "collect"            # the `perfxl` document property of collect's own bundles
+WORKER_MEMORY = 3 << 30             # each reader process's address space
 
 
 @dataclass
 class Collected:
-    """The merged spec, each file's reader warnings, and the files that could not be read."""
+    """The merged spec, each file's reader warnings, and what was not merged and why."""
 
     spec: Spec
     files: list[str] = field(default_factory=list)                      # read, in merge order
     warnings: list = field(default_factory=list)                        # ReadWarning, naming its file
     failures: list[tuple[str, str]] = field(default_factory=list)       # (path, why)
+    skipped: list[tuple[str, str]] = field(default_factory=list)        # (path, why): not read on purpose
+    superseded: list[tuple[str, str, str]] = field(default_factory=list)  # (path, project, newer path)
 
 
-def find_workbooks(paths: list[str | os.PathLike]) -> list[str]:
-    """Files as given, and the workbooks under directories (Excel lock files `~$…` skipped); sorted, unique."""
-    found = set()
-    for path in map(Path, paths):
-        if path.is_dir():
-            found.update(str(p) for p in path.rglob("*")
-                         if p.suffix.lower() in WORKBOOK_SUFFIXES and not p.name.startswith("~$") and p.is_file())
+def find_workbooks(paths: list[str | os.PathLike], output: str | os.PathLike | None = None
+                   ) -> tuple[list[str], list[tuple[str, str]]]:
+    """(workbooks, skipped): the files as given and the workbooks under folders, sorted, each
+    file once however it was reached; skipped files with the reason."""
+    found: dict[str, str] = {}              # real path → path as reached
+    skipped: list[tuple[str, str]] = []
+    seen_dirs: set[str] = set()
+    for given in map(str, paths):
+        if os.path.isdir(given):
+            _walk(given, found, skipped, seen_dirs, output)
         else:
-            found.add(str(path))
-    return sorted(found)
+            if output is not None and same_file(given, output):
+                raise PerfxlError("输出文件也是输入文件，写出会毁掉它；请换一个输出文件名", given)
+            found.setdefault(os.path.realpath(given), given)
+    return sorted(found.values()), sorted(skipped)
 
 
-def collect(paths: list[str | os.PathLike], jobs: int | None = None) -> Collected:
-    """Read every workbook in `paths` (files or directories) with `jobs` processes (default: all cores)."""
-    files = find_workbooks(paths)
+def _walk(top: str, found: dict, skipped: list, seen_dirs: set, output):
+    for folder, dirs, names in os.walk(top, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen_dirs:               # a link back into a folder already searched
+            dirs[:] = []
+            continue
+        seen_dirs.add(real)
+        dirs.sort()
+        for name in sorted(names):
+            path = os.path.join(folder, name)
+            why = _skip_reason(path, name, output)
+            if why:
+                skipped.append((path, why))
+            elif os.path.isfile(path):
+                found.setdefault(os.path.realpath(path), path)
+
+
+def _skip_reason(path: str, name: str, output) -> str | None:
+    if name.startswith("~$"):
+        return "Excel 的锁定文件（工作簿正被打开），不是报送的工作簿"
+    if name.startswith(TEMP_PREFIX):
+        return "perfxl 写出时留下的临时文件"
+    if Path(name).suffix.lower() not in WORKBOOK_SUFFIXES:
+        return "不是工作簿（.xlsx .xlsm .xls .ods）"
+    if output is not None and same_file(path, output):
+        return "这是本次汇总的输出文件"
+    return None
+
+
+def collect(paths: list[str | os.PathLike], jobs: int | None = None,
+            output: str | os.PathLike | None = None) -> Collected:
+    """Read every workbook in `paths` (files or folders) with `jobs` processes (default: all
+    cores). `output`, where this run will write, is never read as an input."""
+    from .pool import run_isolated
+
+    files, skipped = find_workbooks(paths, output)
     if not files:
         raise PerfxlError("没有找到工作簿（.xlsx .xlsm .xls .ods）：" + "、".join(map(str, paths)))
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(files)))
-    # The reader imported (~0.25 s) and the template loaded before the pool forks: workers inherit both.
+    # The reader imported (~0.25 s) and the template loaded before the workers fork: they inherit both.
     from . import reader  # noqa: F401
     from .template import load_template
     load_template()
-    if jobs == 1:
-        results = [_read_one(f) for f in files]
-    else:
-        chunk = max(1, len(files) // (jobs * CHUNKS_PER_JOB))
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            results = list(pool.map(_read_one, files, chunksize=chunk))
-    return _merge(files, results)
+    results = run_isolated(_read_one, files, jobs=jobs, memory_limit=WORKER_MEMORY)
+    out = _merge(files, [r if isinstance(r, _Read) else _Read(why=r.reason) for r in results])
+    out.skipped[:0] = skipped
+    return out
 
 
-def _read_one(path: str) -> tuple[Spec | None, list, str | None]:
-    """(spec, warnings, None) of one file, or (None, [], why) when it cannot be read."""
+@dataclass
+class _Read:
+    """One file's outcome, as a worker sends it back."""
+
+    spec: Spec | None = None
+    warnings: list = field(default_factory=list)
+    why: str | None = None
+    digest: str = ""
+    saved: tuple[str, float] = ("", 0.0)        # (date inside the file, modification time)
+    mark: str | None = None
+
+
+def _read_one(path: str) -> _Read:
     from .reader import read
 
     try:
+        with open(path, "rb") as fh:
+            digest = hashlib.sha256(fh.read()).hexdigest()
+        mtime = os.stat(path).st_mtime
+    except OSError as exc:
+        return _Read(why=f"无法读取：{exc.strerror}")
+    try:
         book = read(path)
     except PerfxlError as exc:
-        return None, [], _one_line(exc.message)
+        return _Read(why=_one_line(exc.message), digest=digest)
     except Exception as exc:        # any unreadable file must not stop the others
-        return None, [], _one_line(f"{type(exc).__name__}: {exc}")
-    return book.spec, book.warnings, None
+        return _Read(why=_one_line(f"{type(exc).__name__}: {exc}"), digest=digest)
+    return _Read(book.spec, book.warnings, None, digest, (book.modified or "", mtime), book.mark)
 
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _merge(files: list[str], results: list) -> Collected:
+def _merge(files: list[str], results: list[_Read]) -> Collected:
     out = Collected(Spec([]))
-    for path, (spec, warnings, why) in zip(files, results):
-        if spec is not None and out.files and spec.template != out.spec.template:
-            why = f"模板 {spec.template} 与先读到的 {out.spec.template} 不同"
+    taken: list[tuple[str, _Read]] = []
+    first_with: dict[str, str] = {}         # of identical files, the one with the shortest path is read
+    for path, result in sorted(zip(files, results), key=lambda pr: (len(pr[0]), pr[0])):
+        first_with.setdefault(result.digest, path)
+    for path, result in zip(files, results):
+        if result.digest and first_with[result.digest] != path:
+            out.skipped.append((path, f"与 {first_with[result.digest]} 内容完全相同，只收一次"))
+            continue
+        if result.mark == COLLECT_MARK:
+            out.skipped.append((path, "这是 perfxl collect 汇总出的工作簿，不再收集"))
+            continue
+        why = result.why
+        if why is None and taken and result.spec.template != taken[0][1].spec.template:
+            why = f"模板 {result.spec.template} 与先读到的 {taken[0][1].spec.template} 不同"
         if why is not None:
             out.failures.append((path, why))
             continue
+        taken.append((path, result))
+    newest = _newest_returns(taken)
+    for path, result in taken:
         if not out.files:
-            out.spec.template = spec.template
-        out.spec.projects.extend(spec.projects)
+            out.spec.template = result.spec.template
+        for project in result.spec.projects:
+            winner = newest.get(_key(project))
+            if winner is not None and winner != path:
+                out.superseded.append((path, project.name or "", winner))
+                continue
+            out.spec.projects.append(project)
         out.files.append(path)
-        out.warnings.extend(warnings)
+        out.warnings.extend(result.warnings)
     return out
 
 
+def _key(project) -> tuple | None:
+    return (project.unit or "", project.name) if project.name else None
+
+
+def _newest_returns(taken: list[tuple[str, _Read]]) -> dict[tuple, str]:
+    """Project key → the file whose return of it wins, for keys returned by several files."""
+    files_of: dict[tuple, list[str]] = {}
+    saved = {path: result.saved for path, result in taken}
+    for path, result in taken:
+        for key in {_key(p) for p in result.spec.projects} - {None}:
+            files_of.setdefault(key, []).append(path)
+    return {key: max(paths, key=lambda p: (saved[p], p)) for key, paths in files_of.items() if len(paths) > 1}
+
+
 def write_collected(result: Collected, out: str | os.PathLike | None) -> str | None:
-    """Write the merged spec to `out`: a bundle workbook (.xlsx), JSON with the warnings and the
-    unreadable files (.json), else YAML. Without `out`, return the YAML text instead."""
+    """Write the merged spec to `out`: a bundle workbook (.xlsx, marked as collect's own), JSON
+    with the warnings and what was not merged (.json), else YAML. Without `out`, return the YAML."""
     from .dump import dump_spec
     from .render import render
 
     suffix = Path(out).suffix.lower() if out else ""
     if suffix == ".xlsx":
-        render(result.spec, out)
+        check_output(out, result.files)
+        render(result.spec, out, mark=COLLECT_MARK)
         return None
     if suffix == ".json":
         text = dump_spec(result.spec, "json", {
             "warnings": [w.to_dict() for w in result.warnings],
-            "failures": [{"path": path, "error": why} for path, why in result.failures]})
+            "failures": [{"path": path, "error": why} for path, why in result.failures],
+            "skipped": [{"path": path, "why": why} for path, why in result.skipped],
+            "superseded": [{"path": path, "project": name, "newer": newer}
+                           for path, name, newer in result.superseded]})
     else:
         text = dump_spec(result.spec)
     if out is None:
         return text
-    Path(out).write_text(text, encoding="utf-8")
+    check_output(out, result.files, kind="text")
+    write_text(out, text)
     return None
