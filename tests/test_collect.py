@@ -21,10 +21,11 @@ def returns(tmp_path, example_path):
     an Excel lock file and a text file that must be ignored."""
     first, second = perfxl.load_spec(example_path).projects
     folder = tmp_path / "returns"
-    third = perfxl.parse_spec("projects:\n  - name: 第三个项目\n    budget: 5\n").projects[0]
+    third, fourth = perfxl.parse_spec("projects:\n  - name: 第三个项目\n    budget: 5\n"
+                                      "  - name: 第四个项目\n    budget: 6\n").projects
     perfxl.render(Spec([second]), folder / "b.xlsx")
     perfxl.render(Spec([first]), folder / "a.xlsx")
-    perfxl.render(Spec([third, first]), folder / "sub" / "c.xlsx", one_sheet=True)
+    perfxl.render(Spec([third, fourth]), folder / "sub" / "c.xlsx", one_sheet=True)
     (folder / "~$a.xlsx").write_bytes(b"lock")
     (folder / "notes.txt").write_text("not a workbook", encoding="utf-8")
     return folder
@@ -34,7 +35,7 @@ def test_collects_in_path_then_table_order(returns, example_path):
     first, second = perfxl.load_spec(example_path).projects
     result = perfxl.collect([returns], jobs=1)
     assert [p.rsplit("/", 1)[-1] for p in result.files] == ["a.xlsx", "b.xlsx", "c.xlsx"]
-    assert names(result.spec) == [first.name, second.name, "第三个项目", first.name]
+    assert names(result.spec) == [first.name, second.name, "第三个项目", "第四个项目"]
     assert result.spec.projects[0] == first and result.spec.projects[1] == second
     assert result.failures == []
 

@@ -447,7 +447,7 @@ def test_a_panic_inside_calamine_is_a_one_line_refusal(tmp_path, monkeypatch, ca
 
     from perfxl.cli import main
 
-    real = python_calamine.CalamineWorkbook.from_path
+    real = python_calamine.CalamineWorkbook.from_filelike
 
     class Panicking:
         def __init__(self, book):
@@ -456,12 +456,12 @@ def test_a_panic_inside_calamine_is_a_one_line_refusal(tmp_path, monkeypatch, ca
         def get_sheet_by_name(self, name):
             raise PanicException("index out of bounds: the len is 0 but the index is 0")
 
-    def from_path(path):
+    def from_filelike(data):
         if where == "open":
             raise PanicException("called `Option::unwrap()` on a `None` value")
-        return Panicking(real(path))
+        return Panicking(real(data))
 
-    monkeypatch.setattr(python_calamine.CalamineWorkbook, "from_path", from_path)
+    monkeypatch.setattr(python_calamine.CalamineWorkbook, "from_filelike", from_filelike)
     book = write(tmp_path / "book.xlsx", example_xlsx())
     with pytest.raises(WorkbookError, match="index out of bounds|unwrap"):
         perfxl.read(book)

@@ -194,3 +194,67 @@ def test_libreoffice_percent_cells_and_recalculated_formula(libreoffice, example
     assert project.indicators["成本指标"]["经济成本指标"][0].value == 1
     assert project.indicators["满意度"]["服务对象满意度"][0].value == 0.85
     assert cells(result) == ["F8"] and "应为 100" in result.warnings[0].message
+
+
+# -- hostile values: spec → render → read → render is a fixpoint ---------------------------------
+LABELS = st.sampled_from(["备注", "单位", "绩效指标", "项目名称", "预算金额", "一级指标", "三级指标", "指标值",
+                          "本年度绩效指标", "支出测算依据及说明", "金额单位：元", "填报单位", "项目类别"])
+TRICKY = st.one_of(
+    st.sampled_from(["0123", "00", "2025.10", "2025.1", "1e-05", "1E5", "0x1F", "0o17", "1:30", "12,34,5",
+                     "1,500", ".5", "-0", "+7", "null", "~", "true", "yes", "=", "≥", "#N/A", "=1+1", "@x"]),
+    LABELS,
+    st.text(st.sampled_from(list("\x01\x07\x08\x0b\x0c\x0e\x1b\x7f\x85\u2028\u2029\u200b\ufeff𠮷😀\U0010fffd中")),
+            min_size=1, max_size=6).map(lambda t: "甲" + t + "乙"),
+)
+TRICKY_LINE = st.one_of(line(), TRICKY)
+
+
+@st.composite
+def tricky_indicators(draw):
+    value_type = draw(st.sampled_from([*TEMPLATE.value_types, None]))
+    value = draw(maybe(st.one_of(TRICKY, NUMBERS, st.sampled_from([1e-05, 0.1, 1e20, -2.5e-9]))))
+    return Indicator(name=draw(TRICKY_LINE), type=value_type,
+                     value=perfxl.values.normalise_number(value) if isinstance(value, float) else value,
+                     content=draw(maybe(TRICKY_LINE)), unit=draw(maybe(TRICKY)), note=draw(maybe(TRICKY_LINE)))
+
+
+@st.composite
+def tricky_specs(draw):
+    tree = {draw(st.one_of(st.sampled_from(list(TEMPLATE.skeleton)), TRICKY)):
+            {draw(TRICKY_LINE): draw(st.lists(tricky_indicators(), min_size=1, max_size=3))}
+            for _ in range(draw(st.integers(1, 3)))}
+    project = Project(name=draw(TRICKY_LINE), category=draw(maybe(TRICKY)), budget=draw(maybe(NUMBERS)),
+                      period=draw(maybe(TRICKY)), goal=draw(maybe(TRICKY_LINE)), basis=draw(maybe(TRICKY_LINE)),
+                      year=draw(maybe(st.integers(1990, 2100))), unit=draw(maybe(UNIT)),
+                      indicators=complete_tree(tree, TEMPLATE))
+    return Spec([project])
+
+
+def as_read(spec: Spec) -> Spec:
+    """What the reader makes of `spec`'s workbook: a quantitative (or untyped) 指标值 written as
+    numeric text comes back as the number it says (each with a warning)."""
+    for project in spec.projects:
+        for _, _, item in project.rows():
+            if isinstance(item.value, str) and item.type != TEMPLATE.qualitative:
+                number = parse_number(item.value)
+                item.value = item.value if number is None else number
+    return spec
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                               HealthCheck.function_scoped_fixture])
+@given(spec=tricky_specs(), one_sheet=st.booleans())
+def test_hostile_values_reach_a_fixpoint_after_one_pass(tmp_path, spec, one_sheet):
+    first = perfxl.render(spec, tmp_path / "first.xlsx", one_sheet=one_sheet)
+    once = perfxl.read(first)
+    expected = as_read(perfxl.parse_spec(dump_spec(spec)))
+    assert once.spec == expected
+    changed = sum(isinstance(a.value, str) and not isinstance(b.value, str)
+                  for (_, _, a), (_, _, b) in zip(spec.projects[0].rows(), once.spec.projects[0].rows()))
+    assert len([w for w in once.warnings if "按数字" in w.message]) >= changed
+    second = perfxl.render(once.spec, tmp_path / "second.xlsx", one_sheet=one_sheet)
+    twice = perfxl.read(second)
+    assert twice.spec == once.spec and twice.warnings == []
+    assert perfxl.render(twice.spec, tmp_path / "third.xlsx", one_sheet=one_sheet).read_bytes() == second.read_bytes()
+    assert perfxl.parse_spec(dump_spec(once.spec), "back.yaml") == once.spec
+    assert perfxl.parse_spec(dump_spec(once.spec, "json"), "back.json") == once.spec

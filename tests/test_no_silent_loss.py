@@ -1,0 +1,507 @@
+"""No silent loss: every input is read right or refused in one line, and no output is destroyed.
+
+Each test is one item of the round of real-world and hostile inputs: the input, the command,
+then exit 0 with the data right (and a warning where something was normalised) or exit 2 with
+one line naming the place; never a traceback, a file left behind or an output destroyed.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import resource
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+import perfxl
+from perfxl import Spec
+from perfxl.errors import PerfxlError
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "specs" / "example.yaml"
+SHEET = "市属商贸企业遗留问题专项资金"
+
+
+def cli(*args, cwd=None, input=None, env=None, **kwargs):
+    return subprocess.run([sys.executable, "-m", "perfxl.cli", *map(os.fsdecode, args)], capture_output=True,
+                          text=True, cwd=cwd, input=input, timeout=180, env={**os.environ, **(env or {})}, **kwargs)
+
+
+def one_line_refusal(result, phrase=""):
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
+    assert phrase in result.stderr, result.stderr
+
+
+def example_spec() -> Spec:
+    return perfxl.load_spec(EXAMPLE)
+
+
+def members(path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as z:
+        return {info.filename: z.read(info) for info in z.infolist()}
+
+
+def rezip(parts: dict[str, bytes], out) -> Path:
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
+    return Path(out)
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.rglob(".perfxl-*"))
+
+
+# -- outputs never destroy inputs -----------------------------------------------------------------
+def test_read_refuses_to_write_over_its_input(tmp_path):
+    book = perfxl.render(EXAMPLE, tmp_path / "book.xlsx")
+    before = book.read_bytes()
+    for out in (book, tmp_path / "other.xlsx", tmp_path / "x.ods"):
+        result = cli("read", book, "-o", out)
+        one_line_refusal(result, str(out))
+    assert book.read_bytes() == before and not (tmp_path / "other.xlsx").exists()
+
+
+def test_render_and_collect_refuse_to_write_over_their_input(tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(EXAMPLE.read_text(encoding="utf-8"), encoding="utf-8")
+    one_line_refusal(cli("render", spec, "-o", spec), "输出文件就是输入文件")
+    assert spec.read_text(encoding="utf-8") == EXAMPLE.read_text(encoding="utf-8")
+    book = perfxl.render(EXAMPLE, tmp_path / "a.xlsx")
+    before = book.read_bytes()
+    one_line_refusal(cli("collect", book, "-o", book), "输出文件也是输入文件")
+    one_line_refusal(cli("collect", book, "-o", tmp_path / "a.yaml", "-o", book), "")
+    assert book.read_bytes() == before
+
+
+def test_read_only_files_and_device_nodes_are_not_replaced(tmp_path):
+    book = perfxl.render(EXAMPLE, tmp_path / "book.xlsx")
+    locked = tmp_path / "locked.yaml"
+    locked.write_text("old", encoding="utf-8")
+    locked.chmod(0o444)
+    one_line_refusal(cli("read", book, "-o", locked), "只读")
+    assert locked.read_text(encoding="utf-8") == "old"
+    one_line_refusal(cli("render", EXAMPLE, "-o", "/dev/null"), "不是普通文件")
+    assert Path("/dev/null").is_char_device()
+    one_line_refusal(cli("render", EXAMPLE, "-o", tmp_path), "目录")
+
+
+@pytest.mark.parametrize("command", [
+    ["read", "BOOK", "-o", "OUT.yaml"], ["read", "BOOK", "-o", "OUT.json"], ["render", "SPEC", "-o", "OUT.xlsx"],
+    ["collect", "BOOK", "-o", "OUT.json"], ["collect", "BOOK", "-o", "OUT.xlsx"],
+])
+def test_a_full_disk_leaves_the_old_output_and_no_temporary_file(tmp_path, command):
+    book = perfxl.render(EXAMPLE, tmp_path / "book.xlsx")
+    suffix = Path(command[-1]).suffix
+    out = tmp_path / ("out" + suffix)
+    out.write_bytes(b"the old output")
+    args = [str(book) if a == "BOOK" else str(EXAMPLE) if a == "SPEC" else str(out) if a.startswith("OUT") else a
+            for a in command]
+
+    def small_disk():                   # writes past 1 KB fail with EFBIG, as on a full disk
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1024, 1024))
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-m", "perfxl.cli", *args], capture_output=True, text=True,
+                            timeout=180, preexec_fn=small_disk, env=env)
+    one_line_refusal(result, "磁盘已满")
+    assert str(out) in result.stderr and ".perfxl-" not in result.stderr
+    assert out.read_bytes() == b"the old output" and leftovers(tmp_path) == []
+
+
+def test_sigterm_during_render_leaves_no_temporary_file(tmp_path):
+    projects = "".join(f"  - name: 项目{i}\n    budget: 1\n" for i in range(400))
+    spec = tmp_path / "big.yaml"
+    spec.write_text("projects:\n" + projects, encoding="utf-8")
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    proc = subprocess.Popen([sys.executable, "-m", "perfxl.cli", "render", str(spec), "-o", str(tmp_path / "big.xlsx")],
+                            stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 60
+    while not leftovers(tmp_path) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)                # until it has started writing
+    proc.send_signal(signal.SIGTERM)
+    err = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 128 + signal.SIGTERM and "已终止" in err and err.count("\n") == 1
+    assert leftovers(tmp_path) == [] and not (tmp_path / "big.xlsx").exists()
+
+
+def test_yaml_to_stdout_is_utf8_whatever_the_locale(tmp_path):
+    book = perfxl.render(EXAMPLE, tmp_path / "book.xlsx")
+    result = subprocess.run([sys.executable, "-m", "perfxl", "read", str(book)], capture_output=True, timeout=120,
+                            env={**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONIOENCODING": "latin-1",
+                                 "PYTHONUTF8": "0"})
+    assert result.returncode == 0, result.stderr.decode("utf-8", "replace")
+    assert perfxl.parse_spec(result.stdout.decode("utf-8")).projects == example_spec().projects
+
+
+def test_a_closed_or_broken_stdout_is_one_line(tmp_path):
+    book = perfxl.render(EXAMPLE, tmp_path / "book.xlsx")
+    closed = subprocess.run(f'"{sys.executable}" -m perfxl.cli read "{book}" >&-', shell=True, capture_output=True,
+                            text=True, timeout=120)
+    one_line_refusal(closed, "标准输出")
+    piped = subprocess.run(f'"{sys.executable}" -m perfxl.cli check "{book}" | head -c 1', shell=True,
+                           capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in piped.stderr and piped.stderr.count("\n") <= 1
+
+
+# -- collect counts each return once ----------------------------------------------------------
+@pytest.fixture
+def returns(tmp_path):
+    first, second = example_spec().projects
+    folder = tmp_path / "returns"
+    perfxl.render(Spec([first]), folder / "a.xlsx")
+    perfxl.render(Spec([second]), folder / "b.xlsx")
+    return folder
+
+
+def test_collect_skips_its_own_outputs_copies_and_temporary_files(returns):
+    (returns / "a (1).xlsx").write_bytes((returns / "a.xlsx").read_bytes())       # downloaded twice
+    (returns / ".perfxl-abc123.xlsx").write_bytes((returns / "b.xlsx").read_bytes())
+    (returns / "~$a.xlsx").write_bytes(b"lock")
+    for run in range(3):
+        result = cli("collect", returns, "-o", returns / "bundle.xlsx")
+        assert result.returncode == 0, result.stderr
+        assert len(perfxl.read(returns / "bundle.xlsx").spec.projects) == 2
+    (returns / "bundle.xlsx").rename(returns / "last-year-bundle.xlsx")   # collect's output, renamed
+    result = perfxl.collect([returns, returns / "a.xlsx"], jobs=2)
+    assert [Path(f).name for f in result.files] == ["a.xlsx", "b.xlsx"] and len(result.spec.projects) == 2
+    skipped = {Path(p).name: why for p, why in result.skipped}
+    assert "内容完全相同" in skipped["a (1).xlsx"] and "临时文件" in skipped[".perfxl-abc123.xlsx"]
+    assert "锁定文件" in skipped["~$a.xlsx"] and "汇总出的工作簿" in skipped["last-year-bundle.xlsx"]
+
+
+def test_collect_follows_linked_folders_once(returns, tmp_path):
+    other = tmp_path / "elsewhere"
+    third = perfxl.parse_spec("projects:\n  - {name: 第三个项目, budget: 5}\n")
+    perfxl.render(third, other / "c.xlsx")
+    (returns / "linked").symlink_to(other, target_is_directory=True)
+    (other / "back").symlink_to(returns, target_is_directory=True)          # a loop
+    result = perfxl.collect([returns], jobs=1)
+    assert [Path(f).name for f in result.files] == ["a.xlsx", "b.xlsx", "c.xlsx"]
+
+
+def test_two_returns_of_one_project_the_newer_wins_and_the_older_is_named(returns):
+    first = example_spec().projects[0]
+    newer = perfxl.read(returns / "a.xlsx").spec
+    newer.projects[0].goal = "改过的目标"
+    perfxl.render(newer, returns / "a-fixed.xlsx")
+    old = time.time() - 3600
+    os.utime(returns / "a.xlsx", (old, old))
+    result = perfxl.collect([returns], jobs=2)
+    assert [p.goal for p in result.spec.projects if p.name == first.name] == ["改过的目标"]
+    assert result.superseded == [(str(returns / "a.xlsx"), first.name, str(returns / "a-fixed.xlsx"))]
+    shown = cli("collect", returns, "-o", returns.parent / "all.yaml")
+    assert "另有较新的报送" in shown.stderr and "a-fixed.xlsx" in shown.stderr
+
+
+def test_a_file_that_kills_its_reader_is_one_failure_and_the_rest_is_collected(returns, tmp_path):
+    (returns / "killer.xlsx").write_bytes((returns / "a.xlsx").read_bytes() + b"  ")
+    script = tmp_path / "run.py"
+    script.write_text(f"""
+import os, sys, perfxl.reader
+real = perfxl.reader.read
+def read(path, *a, **k):
+    if path.endswith("killer.xlsx"):
+        os.write(2, b"memory allocation of 549755813888 bytes failed\\n" * 30)
+        os.abort()
+    return real(path, *a, **k)
+perfxl.reader.read = read
+from perfxl.cli import main
+sys.exit(main(["collect", {str(returns)!r}, "-o", {str(tmp_path / "all.yaml")!r}, "--jobs", "2"]))
+""", encoding="utf-8")
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "memory allocation" not in result.stderr
+    [line] = [x for x in result.stderr.splitlines() if "killer.xlsx" in x]
+    assert "进程异常终止" in line
+    assert len(perfxl.load_spec(tmp_path / "all.yaml").projects) == 2
+
+
+def test_an_aborting_read_is_one_line_and_its_native_text_stays_off_the_terminal(tmp_path):
+    book = perfxl.render(EXAMPLE, tmp_path / "book.xlsx")
+    script = tmp_path / "run.py"
+    script.write_text(f"""
+import os, sys, python_calamine
+def boom(data):
+    os.write(2, b"thread '<unnamed>' panicked at src/xls.rs:1:1\\n" * 60)
+    os.abort()
+python_calamine.CalamineWorkbook.from_filelike = boom
+from perfxl.cli import main
+sys.exit(main(["read", {str(book)!r}]))
+""", encoding="utf-8")
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "RUST_BACKTRACE": "1"})
+    one_line_refusal(result, "进程异常终止（SIGABRT）")
+    assert "panicked" not in result.stderr and str(book) in result.stderr
+
+
+def test_collect_workers_end_with_the_parent(returns, tmp_path):
+    for i in range(40):
+        (returns / f"copy{i}.xlsx").write_bytes((returns / "a.xlsx").read_bytes() + b" " * (i + 1))
+    script = tmp_path / "run.py"
+    script.write_text(f"""
+import os, sys, time, perfxl.reader
+real = perfxl.reader.read
+def slow(path, *a, **k):
+    print("worker", os.getpid(), flush=True)
+    time.sleep(30)
+    return real(path, *a, **k)
+perfxl.reader.read = slow
+from perfxl.cli import main
+sys.exit(main(["collect", {str(returns)!r}, "--jobs", "2"]))
+""", encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    pids = {int(proc.stdout.readline().split()[1]) for _ in range(2)}
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=30)
+    assert proc.returncode == 128 + signal.SIGTERM
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(Path(f"/proc/{pid}").exists() for pid in pids)
+
+
+# -- labels in value positions are values -------------------------------------------------------
+def test_groups_and_projects_named_like_labels_keep_their_rows(tmp_path):
+    spec = perfxl.parse_spec("""
+projects:
+  - name: 预算金额
+    budget: 100
+    period: 2025年
+    goal: 目标
+    indicators:
+      备注:
+        单位: [{name: 备注, type: 定性, value: 单位, note: 绩效指标}]
+      单位:
+        绩效指标: [{name: 一级指标, type: =, value: 1, unit: 个}]
+      绩效指标:
+        项目名称: [{name: 本年度绩效指标, type: 定性, value: 是}]
+      满意度:
+        服务对象满意度: [{name: 满意度, type: ≥, value: 90, unit: "%"}]
+""")
+    for one_sheet in (False, True):
+        book = perfxl.render(spec, tmp_path / f"labels{one_sheet}.xlsx", one_sheet=one_sheet)
+        result = perfxl.read(book)
+        assert result.spec.projects == spec.projects, [str(w) for w in result.warnings]
+
+
+# -- JSON that perfxl writes loads again ----------------------------------------------------------
+def test_json_with_line_separators_and_exponents_round_trips(tmp_path):
+    spec = perfxl.parse_spec("""
+projects:
+  - name: "甲\\u2028乙\\u2029丙\\x85丁\\x7f"
+    budget: 100
+    period: 2025年
+    goal: 目标
+    indicators:
+      产出指标:
+        数量指标: [{name: 微量, type: ≤, value: 1.0e-05, unit: 吨}]
+""")
+    book = perfxl.render(spec, tmp_path / "book.xlsx")
+    assert cli("read", book, "-o", tmp_path / "back.json").returncode == 0
+    back = perfxl.load_spec(tmp_path / "back.json")
+    assert back.projects == spec.projects
+    result = cli("check", tmp_path / "back.json", "--format", "json")
+    assert "P-QUANT-VALUE" not in result.stdout
+
+
+def test_nan_and_infinite_cells_are_not_read_silently(tmp_path):
+    book = perfxl.render(EXAMPLE, tmp_path / "book.xlsx")
+    parts = members(book)
+    sheet = parts["xl/worksheets/sheet1.xml"]
+    parts["xl/worksheets/sheet1.xml"] = re.sub(rb'(<c r="G4"[^>]*><v>)[^<]*', rb"\1INF", sheet)
+    parts["xl/worksheets/sheet1.xml"] = re.sub(rb'(<c r="F8"[^>]*><v>)[^<]*', rb"\1NaN",
+                                               parts["xl/worksheets/sheet1.xml"])
+    bad = rezip(parts, tmp_path / "bad.xlsx")
+    result = perfxl.read(bad)
+    first = result.spec.projects[0]
+    assert first.budget is None and first.indicators["成本指标"]["经济成本指标"][0].value is None
+    assert sum("无效的数字" in w.message for w in result.warnings) == 2
+    assert "P-HEAD-BUDGET" in [f.rule for f in perfxl.check(result.spec)]
+    out = cli("read", bad, "-o", tmp_path / "bad.json")
+    assert out.returncode == 0 and json.loads((tmp_path / "bad.json").read_text(encoding="utf-8"))
+
+
+def test_text_longer_than_a_cell_is_named_and_never_cut(tmp_path):
+    spec = example_spec()
+    spec.projects[0].goal = "长" * 40_000                     # as an .ods cell can hold
+    with pytest.raises(PerfxlError, match="40000 个字符，超过 Excel 单元格上限 32767"):
+        perfxl.render(spec, tmp_path / "long.xlsx")
+    assert not (tmp_path / "long.xlsx").exists() and leftovers(tmp_path) == []
+    spec.projects[0].goal = "目标"
+    spec.projects[0].budget = float("nan")
+    with pytest.raises(PerfxlError, match="无效的数字"):
+        perfxl.render(spec, tmp_path / "nan.xlsx")
+
+
+# -- percent cells from other writers ----------------------------------------------------------
+def percent_workbook(tmp_path, transform, name="pct.xlsx") -> Path:
+    """The example with 资金投入率 stored as 1 in a 0% format cell, then rewritten by transform(parts)."""
+    src = perfxl.render(EXAMPLE, tmp_path / "src.xlsx")
+    wb = openpyxl.load_workbook(src)
+    cell = wb[SHEET]["F8"]
+    cell.value, cell.number_format = 1, "0%"
+    wb.save(tmp_path / "openpyxl.xlsx")
+    parts = members(tmp_path / "openpyxl.xlsx")
+    return rezip(transform(parts), tmp_path / name)
+
+
+def reorder_cells(parts):
+    """s before r, single quotes: attributes as other writers order and quote them."""
+    for name in [n for n in parts if n.startswith("xl/worksheets/")]:
+        parts[name] = re.sub(rb'<c r="([A-Z]+[0-9]+)" s="([0-9]+)"', rb"<c s='\2' r='\1'", parts[name])
+    return parts
+
+
+def prefixed(parts):
+    """Every element of the sheets and the workbook with an x: prefix."""
+    for name in [n for n in parts if n.startswith("xl/worksheets/sheet") or n == "xl/workbook.xml"]:
+        data = parts[name]
+        data = re.sub(rb"<(/?)(?!\?)([A-Za-z])", rb"<\1x:\2", data)
+        parts[name] = data.replace(b'xmlns="http://schemas', b'xmlns:x="http://schemas', 1)
+    return parts
+
+
+def renamed_parts(parts):
+    """Parts in other cases, with \\ in member names, found through the relationships."""
+    out = {}
+    for name, data in parts.items():
+        if name.startswith("xl/worksheets/sheet"):
+            name = name.replace("xl/worksheets/sheet", "XL\\Worksheets\\Sheet")
+        elif name == "xl/styles.xml":
+            name = "XL/Styles.xml"
+        out[name] = data
+    rels = out["xl/_rels/workbook.xml.rels"]
+    out["xl/_rels/workbook.xml.rels"] = rels.replace(b"worksheets/sheet", b"Worksheets/Sheet")
+    return out
+
+
+def strict(parts):
+    """Strict OOXML namespaces."""
+    swap = [(b"http://schemas.openxmlformats.org/spreadsheetml/2006/main", b"http://purl.oclc.org/ooxml/spreadsheetml/main"),
+            (b"http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+             b"http://purl.oclc.org/ooxml/officeDocument/relationships")]
+    for name in parts:
+        if name.endswith((".xml", ".rels")) and not name.startswith("[Content"):
+            for old, new in swap:
+                parts[name] = parts[name].replace(old, new)
+    return parts
+
+
+@pytest.mark.parametrize("transform", [lambda p: p, reorder_cells, prefixed, renamed_parts, strict],
+                         ids=["openpyxl", "attribute-order", "prefixed", "renamed-parts", "strict"])
+def test_percent_cells_of_other_writers_read_as_percent(tmp_path, transform):
+    book = percent_workbook(tmp_path, transform)
+    result = perfxl.read(book)
+    invest = result.spec.projects[0].indicators["成本指标"]["经济成本指标"][0]
+    assert (invest.value, invest.unit) == (100, "%"), [str(w) for w in result.warnings]
+    assert any("百分比格式" in w.message for w in result.warnings)
+
+
+def test_an_area_bomb_behind_a_renamed_or_strict_part_is_refused(tmp_path):
+    def bomb(parts):
+        parts = renamed_parts(parts)
+        name = next(n for n in parts if n.startswith("XL\\Worksheets\\Sheet1"))
+        parts[name] = parts[name].replace(b"</sheetData>", b'<row r="1048576"><c r="XFD1048576"><v>1</v></c></row>'
+                                          b"</sheetData>")
+        return strict(parts)
+    book = percent_workbook(tmp_path, bomb, "bomb.xlsx")
+    one_line_refusal(cli("read", book), "已用区域过大")
+
+
+def test_a_file_swapped_after_the_checks_never_reaches_calamine(tmp_path, monkeypatch):
+    book = perfxl.render(EXAMPLE, tmp_path / "book.xlsx")
+    good = book.read_bytes()
+    import perfxl.safety as safety
+    real = safety.read_input
+
+    def read_then_swap(path):
+        data = real(path)
+        Path(path).write_bytes(b"PK\x03\x04 swapped for something else")
+        return data
+    monkeypatch.setattr("perfxl.workbook.read_input", read_then_swap)
+    assert perfxl.read(book).spec.projects == example_spec().projects
+    assert book.read_bytes() != good
+
+
+# -- what people type and what is not there ---------------------------------------------------------
+def test_cells_of_only_non_breaking_spaces_make_no_phantom_row(tmp_path):
+    book = perfxl.render(EXAMPLE, tmp_path / "book.xlsx")
+    wb = openpyxl.load_workbook(book)
+    ws = wb[SHEET]
+    ws["D9"], ws["F9"], ws["G10"] = "\xa0\xa0", "\u3000", "\u200b"
+    wb.save(tmp_path / "spaces.xlsx")
+    result = perfxl.read(tmp_path / "spaces.xlsx")
+    assert result.spec.projects == example_spec().projects
+    assert sum("只有空白字符" in w.message for w in result.warnings) == 3
+
+
+def test_terminal_escapes_in_cells_are_printed_escaped(tmp_path):
+    spec = example_spec()
+    spec.projects[0].indicators["产出指标"]["数量指标"][0].name = "\x1b[2J\x1b[31m清屏 "
+    spec.projects[0].goal = "\u202e反向"
+    book = perfxl.render(spec, tmp_path / "esc.xlsx")
+    for command in (["read", book], ["check", book]):
+        result = cli(*command)
+        assert "\x1b" not in result.stderr + result.stdout and "\u202e" not in result.stderr
+    assert "\\x1b[2J" in cli("read", book).stderr
+
+
+def test_a_file_name_that_is_not_utf8_opens(tmp_path):
+    name = os.fsdecode(b"\xb1\xa8\xcb\xcd.xlsx")              # 报送.xlsx in GBK, from a Windows zip
+    book = perfxl.render(EXAMPLE, tmp_path / name)
+    assert perfxl.read(book).spec.projects == example_spec().projects
+    result = subprocess.run([sys.executable.encode(), b"-m", b"perfxl.cli", b"read", os.fsencode(book)],
+                            capture_output=True, timeout=120)
+    assert result.returncode == 0
+    missing = subprocess.run([sys.executable.encode(), b"-m", b"perfxl.cli", b"read", b"/nope/\xff.xlsx"],
+                             capture_output=True, timeout=120)
+    assert missing.returncode == 2 and b"\\xff" in missing.stderr and missing.stderr.count(b"\n") == 1
+
+
+def test_a_renamed_workbook_is_read_by_its_content_with_a_note(tmp_path, libreoffice):
+    book = perfxl.render(EXAMPLE, tmp_path / "book.xlsx")
+    xls = libreoffice.convert(book, "xls", tmp_path / "lo")
+    renamed = tmp_path / "really-xls.xlsx"
+    renamed.write_bytes(xls.read_bytes())
+    result = perfxl.read(renamed)
+    assert [p.name for p in result.spec.projects] == [p.name for p in example_spec().projects]
+    assert any("内容是 .xls" in w.message for w in result.warnings)
+
+
+def test_astral_characters_fit_sheet_names(tmp_path):
+    spec = perfxl.parse_spec("projects:\n  - name: " + "𠮷" * 20 + "\n  - name: 😀" + "项" * 40 + "\n")
+    book = perfxl.render(spec, tmp_path / "astral.xlsx")
+    names = openpyxl.load_workbook(book).sheetnames
+    assert all(len(n.encode("utf-16-le")) // 2 <= 31 for n in names)
+    assert [p.name for p in perfxl.read(book).spec.projects] == [p.name for p in spec.projects]
+
+
+@pytest.mark.parametrize("args, phrase", [
+    (["blank", "--password", ""], "密码不能为空"),
+    (["blank", "--rows", "81000"], "1 到 100"),
+    (["blank", "--projects", "1000", "--rows", "100"], "超过上限"),
+    (["collect", ".", "--jobs", "100000"], "1 到 64"),
+])
+def test_limits_are_refused_early_with_the_limit_named(tmp_path, args, phrase):
+    result = cli(*args, "-o", tmp_path / "x.xlsx") if args[0] == "blank" else cli(*args, cwd=tmp_path)
+    assert result.returncode == 2 and phrase in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "x.xlsx").exists()
+
+
+def test_a_password_comes_from_the_environment_not_the_command_line(tmp_path):
+    from openpyxl.utils.protection import hash_password
+
+    result = cli("blank", "-o", tmp_path / "b.xlsx", "--password", env={"PERFXL_PASSWORD": "s3cret"})
+    assert result.returncode == 0, result.stderr
+    ws = openpyxl.load_workbook(tmp_path / "b.xlsx").worksheets[0]
+    assert ws.protection.password == hash_password("s3cret")
+    no_tty = cli("blank", "-o", tmp_path / "c.xlsx", "--password", env={"PERFXL_PASSWORD": ""}, stdin=subprocess.DEVNULL)
+    one_line_refusal(no_tty, "PERFXL_PASSWORD")
