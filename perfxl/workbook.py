@@ -290,7 +290,7 @@ class _SheetScan:
                     if where:
                         error = (value.group(1) if value else b"").decode(errors="replace")
                         extras.unusable[where] = f"单元格是错误值 {error}，按空值读取"
-        if percent_styles and re.search(rb"\bs\s*=\s*[\"'](?:" + b"|".join(percent_styles) + rb")[\"']", data):
+        if percent_styles and _uses_style(data, percent_styles):
             for cell in CELL_TAG.finditer(data):
                 if attributes(cell.group(1)).get(b"s") in percent_styles:
                     where = self.position(cell.start(), cell.group(1))
@@ -315,6 +315,16 @@ class _SheetScan:
             if attrs.get(b"hidden") in (b"1", b"true"):
                 first, last = _int(attrs.get(b"min"), 1), _int(attrs.get(b"max"), 1)
                 extras.hidden_cols.update(range(first - 1, min(last, first + MAX_HIDDEN)))
+
+
+STYLE_ATTR = re.compile(rb"\bs\s*=\s*[\"']([0-9]+)[\"']")
+
+
+def _uses_style(data: bytes, styles: set[bytes]) -> bool:
+    """Whether some cell may carry one of `styles` (a quick search; one pattern for a few styles)."""
+    if len(styles) <= 64:
+        return re.search(rb"\bs\s*=\s*[\"'](?:" + b"|".join(sorted(styles)) + rb")[\"']", data) is not None
+    return any(m.group(1) in styles for m in STYLE_ATTR.finditer(data))
 
 
 def _walk_positions(data: bytes) -> dict[int, tuple[int, int]]:

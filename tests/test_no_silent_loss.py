@@ -6,6 +6,7 @@ one line naming the place; never a traceback, a file left behind or an output de
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -14,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+import tracemalloc
 import zipfile
 from pathlib import Path
 
@@ -21,7 +23,7 @@ import openpyxl
 import pytest
 
 import perfxl
-from perfxl import Spec
+from perfxl import Spec, WorkbookError
 from perfxl.errors import PerfxlError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -505,3 +507,44 @@ def test_a_password_comes_from_the_environment_not_the_command_line(tmp_path):
     assert ws.protection.password == hash_password("s3cret")
     no_tty = cli("blank", "-o", tmp_path / "c.xlsx", "--password", env={"PERFXL_PASSWORD": ""}, stdin=subprocess.DEVNULL)
     one_line_refusal(no_tty, "PERFXL_PASSWORD")
+
+
+# -- memory: bounded before the libraries allocate -------------------------------------------------
+def limited_read(book: Path, limit: int = 1536 << 20):
+    def cap():
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    start = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "perfxl.cli", "read", str(book)], capture_output=True, text=True,
+                            timeout=120, preexec_fn=cap)
+    return result, time.monotonic() - start
+
+
+def test_millions_of_empty_cells_are_refused_quickly_and_small():
+    from perfxl.safety import check_sheet_area
+
+    sheet = b"<worksheet><sheetData><row>" + b"<c/>" * 5_000_000 + b"</row></sheetData></worksheet>"
+    tracemalloc.start()
+    start = time.monotonic()
+    with pytest.raises(WorkbookError, match="单元格过多"):
+        check_sheet_area(sheet, "Sheet1", "x.xlsx")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert time.monotonic() - start < 2 and peak < 10 << 20
+
+
+def test_a_huge_styles_part_is_read_in_bounded_memory(tmp_path):
+    from perfxl.workbook import _XlsxParts
+
+    book = perfxl.render(EXAMPLE, tmp_path / "book.xlsx")
+    parts = members(book)
+    many = b'<xf numFmtId="10" fontId="0" fillId="0" borderId="0" xfId="0"/>' * 150_000   # 10 MB
+    parts["xl/styles.xml"] = parts["xl/styles.xml"].replace(b"</cellXfs>", many + b"</cellXfs>")
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
+    tracemalloc.start()
+    found = _XlsxParts(out.getvalue(), "styles.xlsx")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert len(found.percent_styles) == 150_000 and peak < 200 << 20       # ElementTree: 2.3 GB
