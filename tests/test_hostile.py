@@ -443,11 +443,11 @@ class PanicException(BaseException):
 
 @pytest.mark.parametrize("where", ["open", "sheet"])
 def test_a_panic_inside_calamine_is_a_one_line_refusal(tmp_path, monkeypatch, capsys, where):
-    import python_calamine
-
     from perfxl.cli import main
 
-    real = python_calamine.CalamineWorkbook.from_filelike
+    import perfxl.workbook
+
+    real = perfxl.workbook._calamine
 
     class Panicking:
         def __init__(self, book):
@@ -461,7 +461,7 @@ def test_a_panic_inside_calamine_is_a_one_line_refusal(tmp_path, monkeypatch, ca
             raise PanicException("called `Option::unwrap()` on a `None` value")
         return Panicking(real(data))
 
-    monkeypatch.setattr(python_calamine.CalamineWorkbook, "from_filelike", from_filelike)
+    monkeypatch.setattr(perfxl.workbook, "_calamine", from_filelike)
     book = write(tmp_path / "book.xlsx", example_xlsx())
     with pytest.raises(WorkbookError, match="index out of bounds|unwrap"):
         perfxl.read(book)

@@ -230,11 +230,11 @@ def test_an_aborting_read_is_one_line_and_its_native_text_stays_off_the_terminal
     book = perfxl.render(EXAMPLE, tmp_path / "book.xlsx")
     script = tmp_path / "run.py"
     script.write_text(f"""
-import os, sys, python_calamine
+import os, sys, perfxl.workbook
 def boom(data):
     os.write(2, b"thread '<unnamed>' panicked at src/xls.rs:1:1\\n" * 60)
     os.abort()
-python_calamine.CalamineWorkbook.from_filelike = boom
+perfxl.workbook._calamine = boom
 from perfxl.cli import main
 sys.exit(main(["read", {str(book)!r}]))
 """, encoding="utf-8")
