@@ -168,6 +168,13 @@ def _bounded(low: int, high: int):
 PROMPT = "\x00prompt"
 
 
+def _text(text: str) -> str:
+    """An argparse type: text that a workbook can hold (not the bytes of a non-UTF-8 terminal)."""
+    if any("\ud800" <= ch <= "\udfff" for ch in text):
+        raise argparse.ArgumentTypeError(f"不是有效的 UTF-8 文字：{printable(text)}")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="perfxl", description="项目支出绩效目标表: YAML spec ⇄ Excel")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -189,9 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"the password that lifts the protection (implies --protect); without a value, "
                         f"${PASSWORD_ENV} or asked for")
     p.add_argument("--one-sheet", action="store_true", help="stack all tables on one sheet")
-    p.add_argument("--template", default="project-expenditure", help="form template")
+    p.add_argument("--template", type=_text, default="project-expenditure", help="form template")
     p.add_argument("--year", type=_bounded(1900, 2999), help="年度 for the title")
-    p.add_argument("--unit", help="填报单位")
+    p.add_argument("--unit", type=_text, help="填报单位")
     p.add_argument("--amount-unit", default="元", choices=("元", "万元"), help="金额单位")
     p.set_defaults(func=cmd_blank)
 

@@ -29,7 +29,8 @@ def _as_text(value) -> str:
 
 
 def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A number a cell can hold: not a bool, not NaN or infinity (ISNUMBER of a workbook never sees those)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 APPROX = 2.0 ** -48     # numbers this close (relatively) compare equal, as in LibreOffice

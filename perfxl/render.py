@@ -140,6 +140,7 @@ def blank(out: str | os.PathLike, *, projects: int = 1, rows: int = 1, protect: 
         p = blank_project(form)
         p.year, p.unit, p.amount_unit = year, unit, amount_unit
         return p
+    check_cells(empty())
     reserved = (form.validation["list_sheet"], form.instructions_sheet)
     if one_sheet:
         sheets = [SheetPlan(sheet_names([form.form], reserved, form)[0],

@@ -548,3 +548,16 @@ def test_a_huge_styles_part_is_read_in_bounded_memory(tmp_path):
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert len(found.percent_styles) == 150_000 and peak < 200 << 20       # ElementTree: 2.3 GB
+
+
+def test_invalid_utf8_in_an_argument_is_refused_in_one_line(tmp_path):
+    result = subprocess.run([sys.executable.encode(), b"-m", b"perfxl.cli", b"blank", b"-o", os.fsencode(tmp_path / "b.xlsx"),
+                             b"--unit", b"\xff\x1b"], capture_output=True, timeout=120)
+    assert result.returncode == 2 and b"\\xff\\x1b" in result.stderr and b"Traceback" not in result.stderr
+    assert not (tmp_path / "b.xlsx").exists()
+
+
+def test_an_infinite_budget_does_not_pass_the_budget_rule():
+    spec = example_spec()
+    spec.projects[0].budget = float("inf")
+    assert "P-HEAD-BUDGET" in [f.rule for f in perfxl.check(spec)]
