@@ -175,54 +175,111 @@ def _text(text: str) -> str:
     return text
 
 
+# argparse's own words, in the users' language (argparse looks them up through gettext at run time)
+ARGPARSE_WORDS = {
+    "usage: ": "用法：",
+    "positional arguments": "位置参数",
+    "options": "选项",
+    "show this help message and exit": "显示本帮助并退出",
+    "%(prog)s: error: %(message)s\n": "%(prog)s：错误：%(message)s\n",
+    "the following arguments are required: %s": "缺少必需的参数：%s",
+    "invalid choice: %(value)r (choose from %(choices)s)": "无效的选项 %(value)r（可选：%(choices)s）",
+    "unrecognized arguments: %s": "无法识别的参数：%s",
+    "expected one argument": "需要一个值",
+    "expected at most one argument": "最多一个值",
+    "expected at least one argument": "至少需要一个值",
+    "argument %(argument_name)s: %(message)s": "参数 %(argument_name)s：%(message)s",
+    "invalid %(type)s value: %(value)r": "无效的值 %(value)r",
+    "ambiguous option: %(option)s could match %(matches)s": "选项 %(option)s 不明确，可能是 %(matches)s",
+    "not allowed with argument %s": "不能与参数 %s 同用",
+    "one of the arguments %s is required": "需要参数 %s 之一",
+    "unexpected option string: %s": "意外的选项：%s",
+    "show program's version number and exit": "显示版本号并退出",
+}
+
+
+def _words(text: str) -> str:
+    return ARGPARSE_WORDS.get(text, text)
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Help laid out as written (examples keep their lines)."""
+
+
+COMMANDS = {
+    "render": ("把规格文件（YAML 或 JSON）生成排好版、带下拉列表和自动检查的工作簿",
+               "perfxl render specs/example.yaml                 # → output/example.xlsx\n"
+               "perfxl render specs/example.yaml -o 汇总.xlsx --one-sheet"),
+    "blank": ("生成空白表，供各单位离线填写（附填表说明）",
+              "perfxl blank -o 空白表.xlsx --projects 3 --rows 4 --year 2026 --unit 某某局\n"
+              "PERFXL_PASSWORD=密码 perfxl blank -o 空白表.xlsx --password   # 加保护，密码不出现在命令行"),
+    "check": ("按审核规则检查规格文件或填好的工作簿，每个问题一行",
+              "perfxl check specs/example.yaml\n"
+              "perfxl check 回收/财政局.xlsx --format json"),
+    "read": ("把填好的工作簿（.xlsx .xlsm .xls .ods）读回规格文件",
+             "perfxl read 回收/财政局.xlsx -o 财政局.yaml\n"
+             "perfxl read 回收/财政局.xlsx --format json > 财政局.json"),
+    "collect": ("一次读入多个回收的工作簿（文件或文件夹），合并成一个规格或一个汇总工作簿",
+                "perfxl collect 回收/ -o 汇总.yaml\n"
+                "perfxl collect 回收/ 补交/ -o 汇总.xlsx --jobs 2"),
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="perfxl", description="项目支出绩效目标表: YAML spec ⇄ Excel")
-    sub = parser.add_subparsers(dest="command", required=True)
+    from . import __version__
 
-    p = sub.add_parser("render", help="render a YAML spec to a formatted workbook")
-    p.add_argument("spec", help="the YAML spec")
-    p.add_argument("-o", "--output", help="output .xlsx (default output/<spec stem>.xlsx)")
-    p.add_argument("--one-sheet", action="store_true", help="stack all tables on one sheet")
-    p.set_defaults(func=cmd_render)
+    parser = argparse.ArgumentParser(
+        prog="perfxl", formatter_class=_Formatter,
+        description="项目支出绩效目标表：YAML 规格 ⇄ 排好版、可检查的 Excel 工作簿",
+        epilog="每个命令的用法：perfxl 命令 -h，例如 perfxl render -h\n"
+               "退出状态：0 完成；1 检查发现错误；2 输入无法使用或命令行有误；3 内部错误")
+    parser.add_argument("--version", action="version", version=f"perfxl {__version__}", help="显示版本号并退出")
+    sub = parser.add_subparsers(dest="command", required=True, title="命令", metavar="命令")
 
-    p = sub.add_parser("blank", help="empty forms for offline filling")
-    p.add_argument("-o", "--output", default="output/blank.xlsx", help="output .xlsx")
-    p.add_argument("--projects", type=_bounded(1, MAX_PROJECTS), default=1, help="number of tables (default 1)")
-    p.add_argument("--rows", type=_bounded(1, MAX_ROWS_PER_GROUP), default=2,
-                   help="input rows per 二级指标 (default 2)")
-    p.add_argument("--protect", action="store_true",
-                   help="lock labels and structure (no password); rows can still be inserted")
-    p.add_argument("--password", nargs="?", const=PROMPT,
-                   help=f"the password that lifts the protection (implies --protect); without a value, "
-                        f"${PASSWORD_ENV} or asked for")
-    p.add_argument("--one-sheet", action="store_true", help="stack all tables on one sheet")
-    p.add_argument("--template", type=_text, default="project-expenditure", help="form template")
-    p.add_argument("--year", type=_bounded(1900, 2999), help="年度 for the title")
-    p.add_argument("--unit", type=_text, help="填报单位")
-    p.add_argument("--amount-unit", default="元", choices=("元", "万元"), help="金额单位")
-    p.set_defaults(func=cmd_blank)
+    def command(name: str, func):
+        summary, examples = COMMANDS[name]
+        p = sub.add_parser(name, help=summary, description=summary, formatter_class=_Formatter,
+                           epilog="示例：\n  " + examples.replace("\n", "\n  "))
+        p.set_defaults(func=func)
+        return p
 
-    p = sub.add_parser("check", help="run the reviewer's rules on a spec or a filled workbook")
-    p.add_argument("source", help="a YAML spec or a workbook (.xlsx)")
-    p.add_argument("--format", choices=("text", "json"), default="text", help="report format")
-    p.set_defaults(func=cmd_check)
+    p = command("render", cmd_render)
+    p.add_argument("spec", metavar="规格文件", help="YAML 或 JSON 规格文件")
+    p.add_argument("-o", "--output", metavar="输出.xlsx", help="输出的工作簿（默认 output/<规格文件名>.xlsx）")
+    p.add_argument("--one-sheet", action="store_true", help="所有表放在一张工作表上，每表一页")
 
-    p = sub.add_parser("read", help="read a filled workbook back into a spec")
-    p.add_argument("book", help="the workbook (.xlsx, .xlsm, .xls or .ods)")
-    p.add_argument("-o", "--output", help="write the spec here (.yaml or .json) instead of stdout")
-    p.add_argument("--format", choices=("yaml", "json"),
-                   help="output format (default yaml, or json for an -o ending in .json)")
-    p.set_defaults(func=cmd_read)
+    p = command("blank", cmd_blank)
+    p.add_argument("-o", "--output", metavar="输出.xlsx", default="output/blank.xlsx",
+                   help="输出的工作簿（默认 output/blank.xlsx）")
+    p.add_argument("--projects", metavar="N", type=_bounded(1, MAX_PROJECTS), default=1,
+                   help=f"表的张数（默认 1，最多 {MAX_PROJECTS}）")
+    p.add_argument("--rows", metavar="K", type=_bounded(1, MAX_ROWS_PER_GROUP), default=2,
+                   help=f"每个二级指标预留的行数（默认 2，最多 {MAX_ROWS_PER_GROUP}）")
+    p.add_argument("--protect", action="store_true", help="锁定标签和表格结构（不设密码）；仍可插入行")
+    p.add_argument("--password", nargs="?", const=PROMPT, metavar="密码",
+                   help=f"解除保护的密码（同时加保护）；不写密码时取环境变量 {PASSWORD_ENV}，没有则提示输入")
+    p.add_argument("--one-sheet", action="store_true", help="所有表放在一张工作表上")
+    p.add_argument("--template", type=_text, default="project-expenditure", metavar="表样",
+                   help="表样（默认 project-expenditure）")
+    p.add_argument("--year", type=_bounded(1900, 2999), metavar="年度", help="标题中的年度")
+    p.add_argument("--unit", type=_text, metavar="填报单位", help="填报单位")
+    p.add_argument("--amount-unit", default="元", choices=("元", "万元"), help="金额单位（默认 元）")
 
-    p = sub.add_parser("collect", help="read many workbooks in parallel and merge them into one spec",
-                       description="Projects are merged sorted by file path, then in table order. A file "
-                       "that cannot be read is named on stderr and skipped; the others are still "
-                       "written, and the exit status is then 2.")
-    p.add_argument("paths", nargs="+", metavar="BOOK_OR_DIR",
-                   help="workbooks, or directories searched for .xlsx .xlsm .xls .ods")
-    p.add_argument("-o", "--output", help="write .yaml, .json or a bundle .xlsx (default: YAML to stdout)")
-    p.add_argument("--jobs", type=_bounded(1, MAX_JOBS), help="processes (default: one per core)")
-    p.set_defaults(func=cmd_collect)
+    p = command("check", cmd_check)
+    p.add_argument("source", metavar="规格或工作簿", help="YAML/JSON 规格文件，或填好的工作簿")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="报告格式（默认 text）")
+
+    p = command("read", cmd_read)
+    p.add_argument("book", metavar="工作簿", help="填好的工作簿（.xlsx .xlsm .xls .ods）")
+    p.add_argument("-o", "--output", metavar="输出", help="写到这个文件（.yaml 或 .json），不写则输出到屏幕")
+    p.add_argument("--format", choices=("yaml", "json"), help="输出格式（默认 yaml；-o 以 .json 结尾时为 json）")
+
+    p = command("collect", cmd_collect)
+    p.description += ("。按文件路径、再按表的顺序合并；读不了的文件逐个说明并跳过，其余照常写出，"
+                      "此时退出状态为 2。")
+    p.add_argument("paths", nargs="+", metavar="工作簿或文件夹", help="工作簿，或在其中查找 .xlsx .xlsm .xls .ods 的文件夹")
+    p.add_argument("-o", "--output", metavar="输出", help="写成 .yaml、.json 或汇总 .xlsx（不写则 YAML 输出到屏幕）")
+    p.add_argument("--jobs", type=_bounded(1, MAX_JOBS), metavar="N", help=f"进程数（默认每核一个，最多 {MAX_JOBS}）")
     return parser
 
 
@@ -242,8 +299,12 @@ def _on_signal(signum, frame):
 
 def main(argv: list[str] | None = None) -> int:
     _utf8_streams()
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    saved = argparse._
+    argparse._ = _words                 # argparse's own messages in Chinese, for this call only
+    try:
+        args = build_parser().parse_args(argv)
+    finally:
+        argparse._ = saved
     handled = [s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s]
     previous = {s: signal.signal(s, _on_signal) for s in handled}
     try:

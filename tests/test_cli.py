@@ -82,3 +82,33 @@ def test_readme_lists_every_rule():
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert [r.id for r in RULES if f"`{r.id}`" not in readme] == []
+
+
+ENGLISH = ("usage:", "options:", "show this help", "error:", "the following arguments", "invalid choice",
+           "positional arguments")
+
+
+@pytest.mark.parametrize("args", [["--help"], *[[c, "--help"] for c in ("render", "blank", "check", "read", "collect")]])
+def test_help_is_chinese_with_an_example(args):
+    result = subprocess.run([sys.executable, "-m", "perfxl", *args], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "用法：" in result.stdout
+    assert not [w for w in ENGLISH if w in result.stdout]
+    if len(args) == 2:
+        assert "示例：" in result.stdout and f"perfxl {args[0]} " in result.stdout
+
+
+@pytest.mark.parametrize("args, phrase", [
+    (["nope"], "无效的选项"), ([], "缺少必需的参数"), (["blank", "--rows", "x"], "应为整数"),
+    (["read"], "缺少必需的参数"), (["check", "a", "b"], "无法识别的参数"),
+])
+def test_command_line_errors_are_chinese(args, phrase):
+    result = subprocess.run([sys.executable, "-m", "perfxl", *args], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and phrase in result.stderr and "错误：" in result.stderr
+    assert not [w for w in ENGLISH if w in result.stderr]
+
+
+def test_version():
+    import perfxl as api
+
+    result = subprocess.run([sys.executable, "-m", "perfxl", "--version"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stdout.strip() == f"perfxl {api.__version__}"
