@@ -1,7 +1,7 @@
 """The reverse reader: a filled workbook (.xlsx/.xlsm/.xls/.ods) back to a Spec, with warnings.
 
-perfxl.workbook opens the file (after perfxl.safety's checks) and gives each visible sheet's
-values plus what calamine cannot tell (uncached formulas, error cells, percent formats); this
+perfxl.workbook opens the file (after perfxl.safety's checks) and gives each sheet's values plus
+what calamine cannot tell (uncached formulas, error cells, percent formats, hidden rows); this
 module finds the tables in them by the template's labels and aliases, never by fixed
 coordinates, and turns them into projects. The two are the only code that reads input workbooks.
 Percentage formats in .xls cannot be read: a value of at most 1 with the unit % gets a warning.
