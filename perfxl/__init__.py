@@ -31,7 +31,11 @@ _WHERE = {
     "blank": "render", "render": "render",
     "load_spec": "spec", "parse_spec": "spec", "load_template": "template",
 }
-__all__ = sorted(_WHERE)
+__all__ = [
+    "Collected", "Indicator", "Location", "PerfxlError", "Project", "ReadResult", "ReadWarning", "Spec",
+    "SpecError", "WorkbookError", "blank", "check", "collect", "dump_spec", "load_spec", "load_template",
+    "parse_spec", "read", "render",
+]
 
 
 def __getattr__(name: str):

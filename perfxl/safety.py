@@ -321,9 +321,18 @@ def check_sheet_area(data: bytes, sheet: str, path: str):
 
 
 def _used_area(data: bytes) -> tuple[int, int]:
-    """(last row, last column), 1-based, of the <c> elements with content, placed as calamine
-    places them: by their r, else after the previous cell of the row (<x/> counts as <x></x>)."""
-    row = col = rows = cols = 0
+    """(last row, last column), 1-based, of the <c> elements with content (<x/> counts as <x></x>)."""
+    rows = cols = 0
+    for _, row, col, empty in cell_places(data):
+        if not empty:
+            rows, cols = max(rows, row + 1), max(cols, col + 1)
+    return rows, cols
+
+
+def cell_places(data: bytes):
+    """Each <c> start tag as (byte offset, row, column, empty), 0-based, placed as calamine places
+    it: by its r, else after the previous cell of the row, in the row after the previous one."""
+    row = col = 0
     for match in TAG.finditer(data):
         end, name, attrs, empty = match.groups()
         ref = R_ATTR.search(attrs)
@@ -337,10 +346,8 @@ def _used_area(data: bytes) -> tuple[int, int]:
                 row_at, col = _number(ref.group(2)) - 1, _column(ref.group(1)) - 1
             else:
                 row_at = row
-            if not empty:
-                rows, cols = max(rows, row_at + 1), max(cols, col + 1)
+            yield match.start(), row_at, col, bool(empty)
             col += 1
-    return rows, cols
 
 
 def _number(digits: bytes) -> int:

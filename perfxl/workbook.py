@@ -28,7 +28,7 @@ from defusedxml import DefusedXmlException, ElementTree
 
 from .errors import Location, WorkbookError
 from .package import OoxmlParts, Package, local
-from .safety import MAX_BOOK_CELLS, check_sheet_area, inspect, read_input
+from .safety import MAX_BOOK_CELLS, cell_places, check_sheet_area, inspect, read_input
 
 PERCENT_BUILTIN = {9, 10}
 ODS_REPEAT_CAP = 1024       # repeated rows/columns beyond this are no table of ours
@@ -180,7 +180,6 @@ ATTR = re.compile(rb"([^\s=]+)\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
 CELL_START = re.compile(rb"<" + PREFIX + rb"c(?=[\s/>])")
 CELL_TAG = re.compile(rb"<" + PREFIX + rb"c(?=[\s/>])" + ATTRS)
 ROW_TAG = re.compile(rb"<(/?)" + PREFIX + rb"row(?=[\s/>])" + ATTRS)
-ANY_CELL_OR_ROW = re.compile(rb"<(/?)" + PREFIX + rb"(row|c)(?=[\s/>])" + ATTRS)
 # a formula element's end not followed by a value element (<v/> and <v /> are none): never recalculated
 UNCACHED = re.compile(rb"(?:</" + PREFIX + rb"f\s*>|<" + PREFIX + rb"f(?=[\s/])[^>]*/>)(?!\s*<" + PREFIX
                       + rb"v\s*>)")
@@ -291,7 +290,7 @@ class _SheetScan:
         if not self.implicit:
             return cell_ref(attributes(raw_attrs).get(b"r", b""))
         if self._positions is None:
-            self._positions = _walk_positions(self.data)
+            self._positions = {start: (row, col) for start, row, col, _ in cell_places(self.data)}
         return self._positions.get(start)
 
     def cell_around(self, pos: int):
@@ -366,27 +365,6 @@ def _uses_style(data: bytes, styles: set[bytes]) -> bool:
     if len(styles) <= 64:
         return re.search(rb"\bs\s*=\s*[\"'](?:" + b"|".join(sorted(styles)) + rb")[\"']", data) is not None
     return any(m.group(1) in styles for m in STYLE_ATTR.finditer(data))
-
-
-def _walk_positions(data: bytes) -> dict[int, tuple[int, int]]:
-    """Byte offset of each <c> start tag → (row, col), placed as calamine places cells without an
-    r attribute: after the previous cell of the row, in a row after the previous row."""
-    out, row, col = {}, -1, 0
-    for match in ANY_CELL_OR_ROW.finditer(data):
-        end, name, raw, empty = match.groups()
-        if name == b"row":
-            if not end:
-                number = attributes(raw).get(b"r", b"")
-                row, col = (int(number) - 1 if number.isdigit() else row + 1), 0
-            continue
-        if end:
-            continue
-        where = cell_ref(attributes(raw).get(b"r", b""))
-        if where is None:
-            where = (max(row, 0), col)
-        out[match.start()] = where
-        row, col = where[0], where[1] + 1
-    return out
 
 
 def _int(text, default: int) -> int:

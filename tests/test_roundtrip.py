@@ -41,6 +41,12 @@ NUMBERS = st.one_of(st.integers(-10**12, 10**12),
 TEXT_VALUE = st.one_of(line(), FORMULA_LIKE)
 
 
+def ROUND_TRIPS(examples: int):
+    """Settings of the workbook round trips: slow examples, the tmp_path fixture reused."""
+    return settings(max_examples=examples, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+
+
 @st.composite
 def indicators(draw):
     value_type = draw(st.sampled_from([*TEMPLATE.value_types, None]))
@@ -106,8 +112,7 @@ def specs(draw):
     return Spec(draw(st.lists(projects(shared), min_size=1, max_size=3)))
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                               HealthCheck.function_scoped_fixture])
+@ROUND_TRIPS(40)
 @given(spec=specs(), one_sheet=st.booleans())
 def test_render_read_round_trip(tmp_path, spec, one_sheet):
     path = perfxl.render(spec, tmp_path / "random.xlsx", one_sheet=one_sheet)
@@ -241,8 +246,7 @@ def as_read(spec: Spec) -> Spec:
     return spec
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                               HealthCheck.function_scoped_fixture])
+@ROUND_TRIPS(60)
 @given(spec=tricky_specs(), one_sheet=st.booleans())
 def test_hostile_values_reach_a_fixpoint_after_one_pass(tmp_path, spec, one_sheet):
     first = perfxl.render(spec, tmp_path / "first.xlsx", one_sheet=one_sheet)
