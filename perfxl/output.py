@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import errno
 import os
+import secrets
 import stat
-import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -63,10 +63,20 @@ def write_atomically(out: str | os.PathLike, write: Callable[[str], None]) -> Pa
     out = Path(out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=out.suffix, dir=out.parent)
-        os.close(fd)
     except OSError as exc:
         raise _write_error(exc, out) from None
+    while True:
+        tmp = temporary_name(out.parent, out.suffix)  # named before it exists: a signal cannot orphan it
+        try:
+            os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+            break
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise _write_error(exc, out) from None
+        except BaseException:
+            _remove(tmp)
+            raise
     try:
         write(tmp)
         os.chmod(tmp, 0o666 & ~_umask())          # mkstemp makes it private; give it the usual mode
@@ -78,6 +88,13 @@ def write_atomically(out: str | os.PathLike, write: Callable[[str], None]) -> Pa
         _remove(tmp)
         raise
     return out
+
+
+def temporary_name(directory: str | os.PathLike, suffix: str = "") -> str:
+    """A fresh `.perfxl-*` path in `directory`. The caller creates it inside its own try block
+    (O_EXCL, or mkdir), so that a signal arriving just after creation still reaches the cleanup;
+    tempfile.mkstemp creates and names in one call, and a signal between the two left the file."""
+    return os.path.join(directory, TEMP_PREFIX + secrets.token_hex(6) + suffix)
 
 
 def write_text(out: str | os.PathLike, text: str) -> Path:

@@ -37,6 +37,40 @@ class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
     yaml_implicit_resolvers = {None: [(PLAIN, re.compile(r".*", re.S))], "": [(PLAIN, re.compile(r""))]}
 
 
+class _PythonLoader(yaml.SafeLoader):
+    """PyYAML's Python composer, for text nested deeper than libyaml's recursive C composer can
+    take without overflowing the C stack (a segfault, not an error): here Python's recursion
+    limit ends it with RecursionError."""
+
+    yaml_implicit_resolvers = _Loader.yaml_implicit_resolvers
+
+
+MAX_C_NESTING = 200            # flow brackets or indentation beyond this go to the Python composer
+#                                (libyaml's composer overflows 8 MB of C stack at 20,000-30,000 levels)
+_BRACKETS = re.compile(r"[\[\]{}]")
+_DEEP_INDENT = re.compile(rf"^[ \t?:-]{{{MAX_C_NESTING},}}", re.M)
+
+
+def deeply_nested(text: str) -> bool:
+    """True when the text may nest deeper than MAX_C_NESTING: counted over every bracket, quoted
+    or not (never below zero), and over leading indentation. It errs towards the slower, safe
+    composer; hiding 20,000 levels from it would take 20,000 closing brackets before them."""
+    if _DEEP_INDENT.search(text):
+        return True
+    depth = 0
+    for match in _BRACKETS.finditer(text):
+        depth = depth + 1 if match.group() in "[{" else max(depth - 1, 0)
+        if depth > MAX_C_NESTING:
+            return True
+    return False
+
+
+def compose_yaml(text: str) -> yaml.Node | None:
+    """The text's single YAML node tree, every plain scalar tagged PLAIN."""
+    loader = _PythonLoader if deeply_nested(text) else _Loader
+    return loader(text).get_single_node()
+
+
 def load_spec(path: str | os.PathLike) -> Spec:
     """Read and validate a spec file. Raises SpecError naming file:line:col."""
     path = os.fspath(path)
@@ -167,7 +201,7 @@ class _SpecParser:
                 raise SpecError("JSON 嵌套过深，不像规格文件", self.path) from None
             return self.spec(root)
         try:
-            root = _Loader(text).get_single_node()
+            root = compose_yaml(text)
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             where = Location(self.path, mark.line + 1, mark.column + 1) if mark else self.path

@@ -19,7 +19,7 @@ from xlsxwriter.exceptions import DuplicateWorksheetName, FileCreateError
 from xlsxwriter.worksheet import Worksheet
 
 from .layout import TablePlan, lines_needed
-from .output import write_atomically
+from .output import temporary_name, write_atomically
 from .template import Template
 
 FIXED_DATE = datetime.datetime(2000, 1, 1)
@@ -210,8 +210,9 @@ def _write(path: str, template: Template, sheets: Iterable[SheetPlan], extra_tex
     no cycles among them, and full collections over them made 10,000 tables ~1.5× slower."""
     collecting = gc.isenabled()
     gc.disable()
-    parts = tempfile.mkdtemp(prefix=".perfxl-")     # XlsxWriter's part files, removed whatever happens
+    parts = temporary_name(tempfile.gettempdir())   # XlsxWriter's part files, removed whatever happens
     try:
+        os.mkdir(parts, 0o700)
         _write_book(path, template, sheets, extra_text_sheet, parts, mark)
     except FileCreateError as exc:                  # XlsxWriter's wrapper of the OSError (a full disk)
         cause = exc.args[0] if exc.args and isinstance(exc.args[0], OSError) else OSError(str(exc))

@@ -219,3 +219,24 @@ def test_bad_json_fails_with_position(text, message):
     with pytest.raises(SpecError) as info:
         parse_spec(text, "x.json")
     assert str(info.value).startswith(message)
+
+
+@pytest.mark.parametrize("depth", [30_000, 100_000])
+def test_deep_flow_nesting_is_refused_in_process_not_a_segfault(depth):
+    # libyaml's recursive composer overflows the C stack at 20,000-30,000 levels (exit 139)
+    with pytest.raises(SpecError, match="嵌套过深"):
+        parse_spec("projects: " + "[" * depth + "]" * depth, "deep.yaml")
+
+
+def test_nesting_guard_errs_towards_the_safe_composer_only():
+    from perfxl.spec import MAX_C_NESTING, compose_yaml, deeply_nested
+    flat = "projects:\n" + "".join(f"- {{name: 项目{i}, tags: [a, b], more: {{}}}}\n" for i in range(2000))
+    assert not deeply_nested(flat)
+    hidden = "a: " + "]" * 500 + "\nb: " + "[" * (MAX_C_NESTING + 1) + "]" * (MAX_C_NESTING + 1)
+    assert deeply_nested(hidden)
+    assert deeply_nested("a:\n" + " " * (MAX_C_NESTING + 1) + "b: 1\n")
+    nested = "a: " + "[" * (MAX_C_NESTING + 5) + "1" + "]" * (MAX_C_NESTING + 5)
+    node, levels = compose_yaml(nested).value[0][1], 0
+    while isinstance(node, yaml.SequenceNode):
+        node, levels = node.value[0], levels + 1
+    assert (levels, node.value, node.tag) == (MAX_C_NESTING + 5, "1", "tag:perfxl,2026:plain")
