@@ -1,9 +1,9 @@
-"""`perfxl check`: every rule of rules.RULES over a spec or a filled workbook, as findings.
+"""`perfxl check`: every rule of the form over a spec or a filled workbook, as findings.
 
 The live rules are evaluated by the same functions the layout uses for a workbook's cached
 results (rules.field_outcomes, row_outcomes, group_outcomes), over the same rows
 (layout.indicator_rows): for every table, the findings of rules that carry a formula are exactly
-what the workbook's live check cells report. Python-only rules (scope "project") follow.
+what the workbook's live check cells report. Built-in rules (scope "record") follow.
 """
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from pathlib import Path
 
 from .layout import indicator_rows
 from .model import Indicator, Project, Spec
-from .rules import (ERROR, RULES, WARNING, Finding, Rule, field_outcomes, group_outcomes,
+from .rules import (ERROR, WARNING, Finding, Rule, field_env, field_outcomes, group_outcomes,
                     row_outcomes)
-from .template import Template, load_template
+from .template import Template, form_of
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 WORKBOOK_MAGIC = (b"PK", b"\xd0\xcf\x11\xe0")     # zip (.xlsx/.ods), OLE (.xls, encrypted .xlsx)
@@ -24,7 +24,7 @@ WORKBOOK_MAGIC = (b"PK", b"\xd0\xcf\x11\xe0")     # zip (.xlsx/.ods), OLE (.xls,
 def check(source: Spec | str | os.PathLike) -> list[Finding]:
     """All findings for a Spec, a spec file or a workbook file, table by table in table order."""
     spec = source if isinstance(source, Spec) else load_source(source)[0]
-    template = load_template(spec.template)
+    template = form_of(spec)
     return [f for project in spec.projects for f in check_project(project, template, spec.source)]
 
 
@@ -58,24 +58,26 @@ def _is_workbook(path: str) -> bool:
 
 def check_project(project: Project, template: Template, source: str | None = None) -> list[Finding]:
     """One table: header fields, the indicator block row by row, footer fields, then Python rules."""
-    out = _field_findings(project, template.header, source)
+    env = field_env(project, template)
+    out = _field_findings(project, template, template.header, env, source)
     out += _block_findings(project, template, source)
-    out += _field_findings(project, template.footer, source)
-    for rule in RULES:
-        if rule.scope == "project" and rule.run is not None:
+    out += _field_findings(project, template, template.footer, env, source)
+    for rule in template.rules:
+        if rule.scope == "record":
             for p in rule.run(project, template):
                 out.append(_finding(rule, p.message, project, source, p.level1, p.level2, p.indicator, p.keys))
     return out
 
 
-def _field_findings(project: Project, rows, source) -> list[Finding]:
+def _field_findings(project: Project, template: Template, rows, env, source) -> list[Finding]:
     out = []
     for cells in rows:
         for cell in cells:
             if cell.field:
-                for o in field_outcomes(cell.field, getattr(project, cell.field)):
+                for o in field_outcomes(template, cell.field, env):
                     if o.fired:
-                        out.append(_finding(o.rule, o.message, project, source, keys=(cell.field,)))
+                        keys = (cell.field, *(k for k in o.rule.blame if k != cell.field))
+                        out.append(_finding(o.rule, o.message, project, source, keys=keys))
     return out
 
 
@@ -87,7 +89,7 @@ def _block_findings(project: Project, template: Template, source) -> list[Findin
         groups.setdefault(g.first, []).append(g)
     out = []
     for i, (level1, level2, item) in enumerate(rows):
-        for o in row_outcomes(level1, item):
+        for o in row_outcomes(template, level1, item):
             if o.fired:
                 out.append(_finding(o.rule, o.message, project, source, level1, level2, item, o.rule.blame))
         for g in groups.get(i, ()):

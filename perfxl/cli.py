@@ -105,7 +105,7 @@ def cmd_read(args) -> int:
     output = args.output
     if output:
         check_output(output, [args.book], kind="text")
-    result = read(args.book)
+    result = read(args.book, template=args.form) if args.form else read(args.book)
     fmt = args.format or ("json" if output and output.lower().endswith(".json") else "yaml")
     if fmt == "json":
         text = dump_spec(result.spec, "json", {"warnings": [w.to_dict() for w in result.warnings]})
@@ -119,6 +119,37 @@ def cmd_read(args) -> int:
     else:
         emit(text)
     return EXIT_OK
+
+
+def cmd_forms(args) -> int:
+    """`perfxl forms`: the forms that can be used; `perfxl forms check FILE...`: the conformance suite."""
+    from .formfile import available
+    from .template import load_template
+
+    if args.action is None:
+        if args.files:
+            raise PerfxlError("列出表样不需要文件；检查表样文件请用：perfxl forms check 表样.yaml")
+        for name, path in available().items():
+            try:
+                title = load_template(name).form
+            except PerfxlError as exc:
+                title = f"（无法使用：{exc}）"
+            emit(printable(f"{name}  {title}  {path}") + "\n")
+        return EXIT_OK
+    from .conformance import conformance
+
+    if not args.files:
+        raise PerfxlError("请给出要检查的表样文件，例如：perfxl forms check 我的表样.yaml")
+    failed = 0
+    for name in args.files:
+        outcomes = conformance(name, office=not args.no_office)
+        for outcome in outcomes:
+            word = "通过" if outcome.passed else "未通过"
+            emit(printable(f"{name}: {word}：{outcome.name}" + (f"（{outcome.detail}）" if outcome.detail else "")) + "\n")
+        failed += sum(not o.passed for o in outcomes)
+    say(f"perfxl forms check：{len(args.files)} 个表样，{failed} 项未通过" if failed else
+        f"perfxl forms check：{len(args.files)} 个表样，全部通过")
+    return EXIT_FINDINGS if failed else EXIT_OK
 
 
 def cmd_collect(args) -> int:
@@ -219,6 +250,9 @@ COMMANDS = {
     "read": ("把填好的工作簿（.xlsx .xlsm .xls .ods）读回规格文件",
              "perfxl read 回收/财政局.xlsx -o 财政局.yaml\n"
              "perfxl read 回收/财政局.xlsx --format json > 财政局.json"),
+    "forms": ("列出可用的表样，或检查一个单位自己的表样文件（perfxl forms check 表样.yaml）",
+              "perfxl forms\n"
+              "perfxl --forms 我局表样/ forms check 我局表样/区县项目表.yaml"),
     "collect": ("一次读入多个回收的工作簿（文件或文件夹），合并成一个规格或一个汇总工作簿",
                 "perfxl collect 回收/ -o 汇总.yaml\n"
                 "perfxl collect 回收/ 补交/ -o 汇总.xlsx --jobs 2"),
@@ -234,6 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="每个命令的用法：perfxl 命令 -h，例如 perfxl render -h\n"
                "退出状态：0 完成；1 检查发现错误；2 输入无法使用或命令行有误；3 内部错误")
     parser.add_argument("--version", action="version", version=f"perfxl {__version__}", help="显示版本号并退出")
+    parser.add_argument("--forms", action="append", default=[], type=_text, metavar="目录",
+                        help="也在这个目录中查找表样（可多次给出；另见环境变量 PERFXL_FORMS 和 ./forms）")
     sub = parser.add_subparsers(dest="command", required=True, title="命令", metavar="命令")
 
     def command(name: str, func):
@@ -260,7 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"解除保护的密码（同时加保护）；不写密码时取环境变量 {PASSWORD_ENV}，没有则提示输入")
     p.add_argument("--one-sheet", action="store_true", help="所有表放在一张工作表上")
     p.add_argument("--template", type=_text, default="project-expenditure", metavar="表样",
-                   help="表样（默认 project-expenditure）")
+                   help="表样名或表样文件（默认 project-expenditure；perfxl forms 列出可用的表样）")
     p.add_argument("--year", type=_bounded(1900, 2999), metavar="年度", help="标题中的年度")
     p.add_argument("--unit", type=_text, metavar="填报单位", help="填报单位")
     p.add_argument("--amount-unit", default="元", choices=("元", "万元"), help="金额单位（默认 元）")
@@ -273,6 +309,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("book", metavar="工作簿", help="填好的工作簿（.xlsx .xlsm .xls .ods）")
     p.add_argument("-o", "--output", metavar="输出", help="写到这个文件（.yaml 或 .json），不写则输出到屏幕")
     p.add_argument("--format", choices=("yaml", "json"), help="输出格式（默认 yaml；-o 以 .json 结尾时为 json）")
+    p.add_argument("--form", type=_text, metavar="表样", help="按这个表样读（表样名或表样文件；默认 project-expenditure）")
+
+    p = command("forms", cmd_forms)
+    p.set_defaults(action=None, files=[], no_office=False)
+    actions = p.add_subparsers(dest="action", title="子命令", metavar="子命令")
+    check_forms = actions.add_parser("check", help="对表样文件运行一致性检查（生成后读回、空白表读回、检查结果一致）",
+                                     description="对表样文件运行一致性检查：示例生成后读回一致、空白表读回为空、"
+                                                 "工作簿中的检查结果与 perfxl check 一致（装有 LibreOffice 时也重算核对）",
+                                     formatter_class=_Formatter)
+    check_forms.add_argument("files", nargs="+", metavar="表样文件", help="要检查的表样文件（.yaml）或表样名")
+    check_forms.add_argument("--no-office", action="store_true", help="不用 LibreOffice 重算（默认装有时会用）")
 
     p = command("collect", cmd_collect)
     p.description += ("。按文件路径、再按表的顺序合并；读不了的文件逐个说明并跳过，其余照常写出，"
@@ -305,6 +352,10 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     finally:
         argparse._ = saved
+    if args.forms:                      # the form folders this process searches first
+        from .formfile import FORMS_ENV
+
+        os.environ[FORMS_ENV] = os.pathsep.join([*args.forms, os.environ.get(FORMS_ENV, "")]).rstrip(os.pathsep)
     handled = [s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s]
     previous = {s: signal.signal(s, _on_signal) for s in handled}
     try:

@@ -63,5 +63,9 @@ class SpecError(PerfxlError):
     """A spec file that is not a valid spec."""
 
 
+class TemplateError(PerfxlError):
+    """A form file (templates/*.yaml, or an office's own) that is not a valid form."""
+
+
 class WorkbookError(PerfxlError):
     """A workbook that cannot be read as the form."""

@@ -1,8 +1,11 @@
 """A tiny expression language for review rules: one expression, two back ends.
 
 `expr.evaluate(env)` computes the result in Python with Excel's semantics (blank cells, text vs
-number comparison, TRIM), and `expr.excel(refs)` writes the same test as an Excel formula. A rule
-written once thus runs in `perfxl check` and live in the workbook, and the two cannot drift.
+number comparison, TRIM, arithmetic), and `expr.excel(refs)` writes the same test as an Excel
+formula. A rule written once (as formula text, parsed by perfxl.formula) thus runs in `perfxl check`
+and live in the workbook, and the two cannot drift. A value that Excel would turn into an error
+(#VALUE!: text in arithmetic) is FAILED in Python; a rule that can fail is written into the
+workbook inside IFERROR(…,TRUE), so both back ends say "fired" for it.
 """
 from __future__ import annotations
 
@@ -58,9 +61,32 @@ def _compare(a, b) -> int:
     return (a > b) - (a < b)
 
 
+class _Failed:
+    """What Excel shows as #VALUE!: arithmetic on text. It spreads through every node."""
+
+    def __repr__(self):
+        return "FAILED"
+
+
+FAILED = _Failed()
+
+
+def _failed(*values) -> bool:
+    return any(v is FAILED for v in values)
+
+
 class Expr:
+    can_fail = False            # True where evaluating may give FAILED (arithmetic)
+
     def evaluate(self, env: Env):
         raise NotImplementedError
+
+    def children(self) -> tuple:
+        return tuple(v for v in self.__dict__.values() if isinstance(v, Expr)) + tuple(
+            a for v in self.__dict__.values() if isinstance(v, tuple) for a in v if isinstance(a, Expr))
+
+    def may_fail(self) -> bool:
+        return self.can_fail or any(c.may_fail() for c in self.children())
 
     def excel(self, refs: Refs) -> str:
         raise NotImplementedError
@@ -125,10 +151,17 @@ class Trim(Expr):
     arg: Expr
 
     def evaluate(self, env):
-        return re.sub(" +", " ", _as_text(self.arg.evaluate(env)).strip(" "))
+        value = self.arg.evaluate(env)
+        if isinstance(value, list):
+            return [_trim(v) for v in value]
+        return _trim(value)
 
     def excel(self, refs):
         return f"TRIM({self.arg.excel(refs)})"
+
+
+def _trim(value):
+    return FAILED if value is FAILED else re.sub(" +", " ", _as_text(value).strip(" "))
 
 
 @dataclass(eq=False)
@@ -175,7 +208,10 @@ class Compare(Expr):
     right: Expr
 
     def evaluate(self, env):
-        c = _compare(self.left.evaluate(env), self.right.evaluate(env))
+        left, right = self.left.evaluate(env), self.right.evaluate(env)
+        if _failed(left, right):
+            return FAILED
+        c = _compare(left, right)
         return {"=": c == 0, "<>": c != 0, "<": c < 0, "<=": c <= 0, ">": c > 0, ">=": c >= 0}[self.op]
 
     def excel(self, refs):
@@ -191,7 +227,8 @@ class And(Expr):
         self.args = args
 
     def evaluate(self, env):
-        return all(a.evaluate(env) for a in self.args)
+        values = [a.evaluate(env) for a in self.args]     # Excel evaluates every argument
+        return FAILED if _failed(*values) else all(values)
 
     def excel(self, refs):
         return "AND(" + ",".join(a.excel(refs) for a in self.args) + ")"
@@ -205,7 +242,8 @@ class Or(Expr):
         self.args = args
 
     def evaluate(self, env):
-        return any(a.evaluate(env) for a in self.args)
+        values = [a.evaluate(env) for a in self.args]
+        return FAILED if _failed(*values) else any(values)
 
     def excel(self, refs):
         return "OR(" + ",".join(a.excel(refs) for a in self.args) + ")"
@@ -216,10 +254,133 @@ class Not(Expr):
     arg: Expr
 
     def evaluate(self, env):
-        return not self.arg.evaluate(env)
+        value = self.arg.evaluate(env)
+        return FAILED if value is FAILED else not value
 
     def excel(self, refs):
         return f"NOT({self.arg.excel(refs)})"
+
+
+# -- what formula text adds: ranges, parentheses, arithmetic and a few more functions ----------
+def _number(value):
+    """An operand of arithmetic as Excel takes it: blank 0, TRUE 1; text is #VALUE! (FAILED)."""
+    if value is None:
+        return 0
+    if isinstance(value, bool):
+        return int(value)
+    if _is_number(value):
+        return value
+    return FAILED
+
+
+@dataclass(eq=False)
+class Column(Expr):
+    """`key[]`: the column's cells over the rows of the current group (refs[key + "[]"])."""
+
+    key: str
+
+    def evaluate(self, env):
+        return [None if v == "" else v for v in env.get(self.key + "[]", ())]
+
+    def excel(self, refs):
+        return refs[self.key + "[]"]
+
+
+@dataclass(eq=False)
+class Paren(Expr):
+    """Parentheses the author wrote, kept so that the formula reads as written."""
+
+    arg: Expr
+
+    def evaluate(self, env):
+        return self.arg.evaluate(env)
+
+    def excel(self, refs):
+        return f"({self.arg.excel(refs)})"
+
+
+@dataclass(eq=False)
+class Arith(Expr):
+    op: str
+    left: Expr
+    right: Expr
+    can_fail = True
+
+    def evaluate(self, env):
+        a, b = _number(self.left.evaluate(env)), _number(self.right.evaluate(env))
+        if _failed(a, b) or self.op == "/" and b == 0:
+            return FAILED
+        result = {"+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b, "/": lambda: a / b}[self.op]()
+        return result if math.isfinite(result) else FAILED
+
+    def excel(self, refs):
+        return f"{self.left.excel(refs)}{self.op}{self.right.excel(refs)}"
+
+
+@dataclass(eq=False)
+class Negate(Expr):
+    arg: Expr
+    can_fail = True
+
+    def evaluate(self, env):
+        value = _number(self.arg.evaluate(env))
+        return FAILED if value is FAILED else -value
+
+    def excel(self, refs):
+        return f"-{self.arg.excel(refs)}"
+
+
+@dataclass(eq=False)
+class Function(Expr):
+    """ABS, LEN, SUMPRODUCT, ROUND and IF: functions every spreadsheet program computes alike."""
+
+    name: str
+    args: tuple
+
+    def __post_init__(self):
+        self.can_fail = self.name in ("ABS", "ROUND")
+
+    def evaluate(self, env):
+        if self.name == "IF":                       # lazy, as in Excel: only the branch taken
+            test = self.args[0].evaluate(env)
+            if test is FAILED:
+                return FAILED
+            branch = self.args[1] if _truth(test) else (self.args[2] if len(self.args) > 2 else Lit(False))
+            return branch.evaluate(env)
+        values = [a.evaluate(env) for a in self.args]
+        if self.name == "LEN":
+            value = values[0]
+            if isinstance(value, list):
+                return [FAILED if v is FAILED else len(_as_text(v)) for v in value]
+            return FAILED if value is FAILED else len(_as_text(value))
+        if self.name == "SUMPRODUCT":
+            items = values[0] if isinstance(values[0], list) else [values[0]]
+            if _failed(*items):
+                return FAILED
+            return sum(v for v in items if _is_number(v))
+        numbers = [_number(v) for v in values]
+        if _failed(*numbers):
+            return FAILED
+        if self.name == "ABS":
+            return abs(numbers[0])
+        return _round(numbers[0], int(numbers[1]))    # ROUND
+
+    def excel(self, refs):
+        return f"{self.name}(" + ",".join(a.excel(refs) for a in self.args) + ")"
+
+
+def _truth(value) -> bool:
+    if isinstance(value, str):
+        return value.upper() == "TRUE"
+    return bool(value)
+
+
+def _round(value, digits: int):
+    """Excel's ROUND: halves away from zero, on the decimal digits shown."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    exponent = Decimal(1).scaleb(-digits)
+    return float(Decimal(repr(value)).quantize(exponent, rounding=ROUND_HALF_UP))
 
 
 def one_of(arg: Expr, values) -> Expr:

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 from .model import Indicator, Project
 from .expr import quote
-from .rules import RULES, Outcome, Rule, field_outcomes, group_outcomes, row_env, row_outcomes
+from .formula import names_used
+from .rules import Outcome, Rule, field_env, field_outcomes, group_outcomes, row_env, row_outcomes
 from .template import Template, col_letter
 
 
@@ -75,9 +76,9 @@ ROW = "\x00"        # stands for the row number in a row rule's formula text
 
 
 @functools.lru_cache(maxsize=256)
-def _empty_row_outcomes(level1: str) -> tuple[Outcome, ...]:
-    """An empty indicator row's outcomes depend on its 一级 only (many rows are empty)."""
-    return tuple(row_outcomes(level1, None))
+def _empty_row_outcomes(template: Template, level1: str) -> tuple[Outcome, ...]:
+    """An empty indicator row's outcomes depend on its form and 一级 only (many rows are empty)."""
+    return tuple(row_outcomes(template, level1, None))
 
 
 def indicator_rows(project: Project, template: Template, input_rows: int = 0) -> list[Row]:
@@ -112,6 +113,9 @@ class _Planner:
         self.input_rows = input_rows
         self.marks: dict[int, list[tuple[str, bool, str]]] = {}  # row → (condition, fired, message)
         self.row_texts: dict[str, str] = {}     # rule id → its row formula, ROW for the row number
+        self.field_cells: dict[str, tuple[int, int]] = {}     # field → (row, col), as placed
+        self.pending: list[tuple[Outcome, int]] = []          # field rules over fields not yet placed
+        self.env = field_env(project, template)
 
     def width(self, first: int, last: int) -> float:
         return sum(self.t.widths.get(c, 9) for c in range(first, last + 1))
@@ -158,7 +162,8 @@ class _Planner:
                 self.grow(self.row, value, cell.first, cell.last)
                 if self.input_rows and cell.kind == "long_text":      # a blank form: room to type
                     self.reserve(self.row, self.t.styles["blank_text_lines"])
-                self.field_rule_marks(cell.field, self.row, cell.first, value)
+                self.field_cells[cell.field] = (self.row, cell.first)
+                self.field_rule_marks(cell.field, self.row)
             self.plan.heights.setdefault(self.row, 22)
             self.row += 1
 
@@ -211,12 +216,23 @@ class _Planner:
     def mark(self, row: int, condition: str, outcome: Outcome):
         self.marks.setdefault(row, []).append((condition, outcome.fired, outcome.message))
 
-    def field_rule_marks(self, field_name: str, row: int, col: int, value):
-        for outcome in field_outcomes(field_name, value):
-            condition = outcome.rule.test.excel({field_name: ref(row, col)})
-            self.mark(row, condition, outcome)
-            if outcome.rule.paint:
-                self.plan.highlights.append(Highlight([(row, col, row, col)], condition, outcome.rule.severity))
+    def field_rule_marks(self, field_name: str, row: int):
+        """The field rules marked on this field's row; one that reads a field placed further down
+        (the footer) waits for it (field_rule_mark at the end)."""
+        for outcome in field_outcomes(self.t, field_name, self.env):
+            if names_used(outcome.rule.test) <= set(self.field_cells):
+                self.field_rule_mark(outcome, row)
+            else:
+                self.pending.append((outcome, row))
+
+    def field_rule_mark(self, outcome: Outcome, row: int):
+        rule = outcome.rule
+        refs = {key: ref(*self.field_cells[key]) for key in names_used(rule.test)}
+        condition = rule.formula(refs)
+        self.mark(row, condition, outcome)
+        if rule.paint:
+            places = [self.field_cells[k] for k in rule.blame or (rule.field,)]
+            self.plan.highlights.append(Highlight([(r, c, r, c) for r, c in places], condition, rule.severity))
 
     def row_refs(self, row: int) -> dict:
         return {c.key: ref(row, c.col) for c in self.t.columns}
@@ -226,20 +242,19 @@ class _Planner:
         text = self.row_texts.get(rule.id)
         if text is None:
             refs = {c.key: f"${col_letter(c.col)}{ROW}" for c in self.t.columns}
-            text = self.row_texts[rule.id] = rule.test.excel(refs)
+            text = self.row_texts[rule.id] = rule.formula(refs)
         return text.replace(ROW, str(row + 1))
 
     def row_rule_marks(self, level1: str, item: Indicator | None):
-        outcomes = _empty_row_outcomes(level1) if item is None else row_outcomes(level1, item)
+        outcomes = _empty_row_outcomes(self.t, level1) if item is None else row_outcomes(self.t, level1, item)
         for outcome in outcomes:
             self.mark(self.row, self.row_condition(outcome.rule, self.row), outcome)
 
     def group_rule_marks(self, rows: list[Row], start: int):
-        name_col = self.t.col["name"]
         for outcome in group_outcomes(self.t, rows):
             first, last, rule = start + outcome.first, start + outcome.last, outcome.rule
-            refs = {"name[]": f"{ref(first, name_col, True)}:{ref(last, name_col, True)}"}
-            condition = rule.test.excel(refs)
+            refs = {f"{c.key}[]": f"{ref(first, c.col, True)}:{ref(last, c.col, True)}" for c in self.t.columns}
+            condition = rule.formula(refs)
             self.mark(first, condition, outcome)
             if rule.paint:
                 cols = [self.t.col[k] for k in rule.blame]
@@ -250,8 +265,8 @@ class _Planner:
         """One conditional format per rule and run of rows it applies to, formula relative."""
         if not rows:
             return
-        for rule in RULES:
-            if rule.scope != "row" or rule.test is None or not rule.paint:
+        for rule in self.t.live_rules("row"):
+            if not rule.paint:
                 continue
             runs: list[list[int]] = []
             for i, (level1, _, _) in enumerate(rows):
@@ -301,6 +316,8 @@ def plan_table(template: Template, project: Project | None, first_row: int = 0,
     planner.fields(template.header)
     planner.indicator_block()
     planner.fields(template.footer)
+    for outcome, row in planner.pending:
+        planner.field_rule_mark(outcome, row)
     planner.plan.last_row = planner.row - 1
     planner.write_marks(planner.plan.last_row)
     return planner.plan

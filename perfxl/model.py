@@ -85,6 +85,7 @@ class Spec:
     projects: list[Project]
     template: str = "project-expenditure"
     source: str | None = field(default=None, compare=False)
+    form: object = field(default=None, compare=False, repr=False)   # the loaded Template, when known
 
     def to_dict(self) -> dict:
         """The spec format: shared year/unit/amount_unit on top where all projects agree."""

@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 from .errors import Location, WorkbookError, short
 from .model import INDICATOR_KEYS, Indicator, Project, Spec
 from .spec import AMOUNT_UNITS, MAX_CELL_TEXT, complete_tree
-from .template import DEFAULT_TEMPLATE, Template, col_letter, label_key, load_template
+from .recognise import recognise
+from .template import Template, col_letter, label_key, load_template
 from .values import is_finite_number, normalise_number, parse_number
 from .workbook import Extras, open_book
 
@@ -62,19 +63,20 @@ class ReadResult:
     mark: str | None = None
 
 
-def read(path: str | os.PathLike, template: str = DEFAULT_TEMPLATE) -> ReadResult:
+def read(path: str | os.PathLike, template: str | None = None) -> ReadResult:
     """Read every project table on every sheet of a workbook back into a Spec.
 
-    Hidden sheets are read too (perfxl's own hidden list sheet aside), and so are hidden rows
-    and columns: people "delete" rows by hiding them, so each one read is named in a warning.
+    The form is `template` (a form name or .yaml path) when given; else the one the workbook's
+    tag names (perfxl writes it for forms with a `version`), else the known form whose labels
+    the workbook shows best (perfxl.recognise). Hidden sheets are read too (perfxl's own hidden
+    list sheet aside), and so are hidden rows and columns: people "delete" rows by hiding them,
+    so each one read is named in a warning.
     """
     path = os.fspath(path)
-    form = load_template(template)
     book = open_book(path)
-    labels = _Labels(form)
     warnings = [ReadWarning(path, note) for note in book.notes]
     projects: list[Project] = []
-    sheets = [s for s in book.sheets() if not (s.hidden and s.name == form.validation["list_sheet"])]
+    sheets = book.sheets()
     names = [s.name for s in sheets]
     collecting = gc.isenabled()
     gc.disable()            # millions of small objects, no cycles: collections only cost time
@@ -84,6 +86,14 @@ def read(path: str | os.PathLike, template: str = DEFAULT_TEMPLATE) -> ReadResul
     try:
         scans = [pool.submit(book.extras, name) for name in names]
         read_sheets = [(info, scan.result(), book.rows(info.name)) for info, scan in zip(sheets, scans)]
+        if template is None:
+            form, notes = recognise(path, [(info.name, info.hidden, rows) for info, _, rows in read_sheets])
+            warnings.extend(ReadWarning(where, message) for where, message in notes)
+        else:
+            form = load_template(template)
+        labels = _Labels(form)
+        lists = form.validation["list_sheet"]
+        read_sheets = [s for s in read_sheets if not (s[0].hidden and s[0].name == lists)]
         for info, extras, rows in read_sheets:
             found = _Sheet(path, info.name, rows, extras, labels, warnings).tables()
             if found and info.hidden:
@@ -97,7 +107,7 @@ def read(path: str | os.PathLike, template: str = DEFAULT_TEMPLATE) -> ReadResul
     if not projects:
         raise WorkbookError(_nothing_found(form), path)
     modified, mark = book.properties()
-    return ReadResult(Spec(projects, template, path), warnings, modified, mark)
+    return ReadResult(Spec(projects, template or form.name, path), warnings, modified, mark)
 
 
 def _nothing_found(form: Template) -> str:

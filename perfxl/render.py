@@ -11,7 +11,7 @@ from .model import Project, Spec
 from .output import check_output
 from .values import bad_character, is_finite_number
 from .spec import MAX_CELL_TEXT, load_spec
-from .template import DEFAULT_TEMPLATE, Template, load_template
+from .template import DEFAULT_TEMPLATE, Template, form_of, load_template
 from .writer import SheetPlan, write_workbook
 
 TABLE_GAP = 2            # blank rows between stacked tables
@@ -75,7 +75,7 @@ def render(spec: Spec | str | os.PathLike, out: str | os.PathLike | None = None,
     check_output(out, [spec.source] if spec.source else [])
     for project in spec.projects:
         check_cells(project, spec.source)
-    template = load_template(spec.template)
+    template = form_of(spec)
     lists = template.validation["list_sheet"]
     if one_sheet:
         title = spec.projects[0].unit or template.form

@@ -1,9 +1,10 @@
-"""The reviewer's rules, each declared once.
+"""The reviewer's rules: what a rule is, the named built-ins, and the live rules' outcomes.
 
-A rule has a stable id, a severity, a Chinese message saying what to do, and a test. Tests
-written in the expression language of `expr` run in Python (`perfxl check`, and the cached
-results of live formulas) and are written into workbooks as live formulas and conditional
-formats. Rules that no formula can express carry a Python function instead (scope "project").
+Every rule is declared in its form file (templates/*.yaml, `rules:`), with a stable id, a severity,
+a Chinese message saying what to do, and a test: an Excel-style formula (perfxl.formula) that runs
+in Python (`perfxl check`, and the cached results of live formulas) and is written into workbooks
+as live formulas and conditional formats. What no formula can express is a named built-in of
+BUILTINS with parameters from the form file (scope "record"); a form file never holds code.
 
 field_outcomes, row_outcomes and group_outcomes evaluate the live rules once, for both the
 layout's cached results and `perfxl check`, so the workbook and the checker cannot drift.
@@ -11,27 +12,29 @@ layout's cached results and `perfxl check`, so the workbook and the checker cann
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+import dataclasses
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING
 
-from .expr import AnyFilled, Cell, Expr, IsFilled, IsNumber, Not, Or, And, Trim, one_of
+from .expr import FAILED, Expr
 from .model import Indicator, Project
-from .template import Template, label_key
+from .template import label_key
+
+if TYPE_CHECKING:
+    from .template import Template
 
 ERROR, WARNING = "error", "warning"
-
-NAME, TYPE, VALUE, CONTENT, UNIT = (Cell(k) for k in ("name", "type", "value", "content", "unit"))
-QUANTITATIVE = ("=", "≥", "≤", ">", "<")   # a test keeps these equal to the templates
-QUALITATIVE = "定性"
-DIRECTION_WORDS = ("提高", "提升", "促进", "增强", "改善", "加强")
+SCOPES = ("field", "row", "group", "record")
 
 
 @dataclass(frozen=True)
 class Rule:
-    """One review rule.
+    """One review rule of a form.
 
-    scope: "row" (a 三级 row), "group" (all rows of one 一级), "field" (a header field) or
-    "project" (Python only, `run` yields findings).
+    scope: "row" (a 三级 row), "group" (all rows of one 一级), "field" (header and footer fields)
+    or "record" (the whole table: a built-in of BUILTINS, run with `params`).
     """
 
     id: str
@@ -41,15 +44,29 @@ class Rule:
     test: Expr | None = None
     blame: tuple[str, ...] = ()             # cells painted when the rule fires
     level1: str | None = None               # row rules: only under a 一级 containing this word
-    field: str | None = None                # field rules: the header field tested
+    field: str | None = None                # field rules: the field whose row carries the mark
     paint: bool = True                      # paint the blamed cells (not for "still empty")
-    run: Callable[[Project, Template], Iterable["Problem"]] | None = None
+    builtin: str | None = None
+    params: Mapping = dataclasses.field(default_factory=dict, compare=False, hash=False)
 
     def applies(self, level1: str | None) -> bool:
         return self.level1 is None or (level1 is not None and self.level1 in level1)
 
     def text(self, **ctx) -> str:
         return self.message.format(**ctx)
+
+    def fires(self, env) -> bool:
+        """The test on one place; a test Excel cannot compute (#VALUE!) fires, as IFERROR(…,TRUE)."""
+        result = self.test.evaluate(env)
+        return result is FAILED or bool(result)
+
+    def formula(self, refs) -> str:
+        """The test as the live formula's condition."""
+        text = self.test.excel(refs)
+        return f"IFERROR({text},TRUE)" if self.test.may_fail() else text
+
+    def run(self, project: Project, template: Template) -> Iterable[Problem]:
+        return BUILTINS[self.builtin].run(project, template, self.params)
 
 
 @dataclass
@@ -71,7 +88,7 @@ class Finding:
 
 @dataclass(frozen=True)
 class Problem:
-    """What a Python-only rule reports; `check` adds the rule, the project and the location.
+    """What a built-in rule reports; `check` adds the rule, the project and the location.
 
     keys: the indicator's (or, without one, the project's) fields to point at, best first.
     """
@@ -89,52 +106,71 @@ def row_env(indicator: Indicator | None) -> dict:
     return {k: getattr(indicator, k) for k in ("name", "type", "value", "content", "unit", "note")}
 
 
-QUANT = one_of(TYPE, QUANTITATIVE)
-INVEST_NAME = "资金投入率"
-INVEST_PLACE = ("成本指标", "经济成本指标")
+def field_env(project: Project, template: Template) -> dict:
+    """Every header and footer field of a project, by key: what field rules see."""
+    return {cell.field: getattr(project, cell.field) for cell in template.fields()}
 
 
-# -- rules no formula can express -------------------------------------------------------------
-def duplicate_names(project: Project, template: Template) -> Iterable[Problem]:
-    """A 三级 name used twice in one table (compared as labels: width, spaces, colons ignored)."""
+# -- built-ins: what no formula can express, parametrised by the form file ----------------------
+@dataclass(frozen=True)
+class Builtin:
+    """A named check with its parameters: `params` maps each to "column", "field", "text" or "words"
+    (a list of texts), what the loader checks a form's values against; `required` must be given."""
+
+    run: Callable[[Project, Template, Mapping], Iterable[Problem]]
+    params: Mapping[str, str]
+    required: tuple[str, ...] = ()
+
+
+def _column_label(template: Template, key: str) -> str:
+    return next((c.label for c in template.columns if c.key == key), key)
+
+
+def unique_values(project: Project, template: Template, params: Mapping) -> Iterable[Problem]:
+    """A column's text used twice in one table (compared as labels: width, spaces, colons ignored)."""
+    column = params["column"]
+    label = _column_label(template, column)
     seen: dict[str, str] = {}
     for level1, level2, item in project.rows():
-        key = label_key(item.name or "")
+        text = getattr(item, column)
+        key = label_key(text if text is not None else "")
         if not key:
             continue
         if key in seen:
-            yield Problem(f"三级指标「{item.name}」与「{seen[key]}」下的指标重名；请合并或改用不同的名称。",
-                          level1, level2, item, ("name",))
+            yield Problem(f"{label}「{text}」与「{seen[key]}」下的指标重名；请合并或改用不同的名称。",
+                          level1, level2, item, (column,))
         else:
             seen[key] = f"{level1} › {level2}"
 
 
-def misplaced_groups(project: Project, template: Template) -> Iterable[Problem]:
-    """A 二级 the template does not give its 一级, or a 一级 the template does not have."""
+def known_groups(project: Project, template: Template, params: Mapping) -> Iterable[Problem]:
+    """A 二级 the form does not give its 一级, or a 一级 the form does not have."""
+    words1, words2 = (_column_label(template, c.key) for c in template.columns[:2])
     home = {label_key(l2): l1 for l1, l2s in template.skeleton.items() for l2 in l2s}
     skeleton = {label_key(l1): l2s for l1, l2s in template.skeleton.items()}
     for level1, groups in project.indicators.items():
         if label_key(level1) not in skeleton:
-            yield Problem(f"一级指标「{level1}」不是本表的一级指标（{'、'.join(template.skeleton)}）；"
-                          "请把其下指标移到相应的一级指标下。", level1)
+            yield Problem(f"{words1}「{level1}」不是本表的{words1}（{'、'.join(template.skeleton)}）；"
+                          f"请把其下指标移到相应的{words1}下。", level1)
             continue
         allowed = skeleton[label_key(level1)]
         for level2 in groups:
             if label_key(level2) in {label_key(a) for a in allowed}:
                 continue
             owner = home.get(label_key(level2))
-            advice = (f"它属于一级指标「{owner}」，请移到「{owner}」下" if owner
+            advice = (f"它属于{words1}「{owner}」，请移到「{owner}」下" if owner
                       else f"请改用{'、'.join(allowed)}之一")
-            yield Problem(f"二级指标「{level2}」不应放在一级指标「{level1}」下；{advice}。", level1, level2)
+            yield Problem(f"{words2}「{level2}」不应放在{words1}「{level1}」下；{advice}。", level1, level2)
 
 
-def investment_missing(project: Project, template: Template) -> Iterable[Problem]:
-    """Every table in the reference carries 资金投入率; reviewers look for it."""
-    named = Trim(NAME) == INVEST_NAME
-    if not any(named.evaluate(row_env(item)) for _, _, item in project.rows()):
-        level1, level2 = INVEST_PLACE
-        yield Problem(f"本表没有「{INVEST_NAME}」指标；请在 {level1} › {level2} 下加一行："
-                      f"{INVEST_NAME} = 100 %。", level1, level2)
+def required_row(project: Project, template: Template, params: Mapping) -> Iterable[Problem]:
+    """A row every table should carry (its column's text equal to `value`, spaces trimmed)."""
+    column, value = params["column"], params["value"]
+    if not any(re.sub(" +", " ", str(getattr(item, column) or "").strip(" ")) == value
+               for _, _, item in project.rows()):
+        level1, level2 = params["group"]
+        yield Problem(f"本表没有「{value}」指标；请在 {level1} › {level2} 下加一行：{params['row']}。",
+                      level1, level2)
 
 
 MONEY = re.compile(r"(?P<num>\d+(?:,\d{3})*(?:\.\d+)?)\s*(?P<unit>亿元|万元|千元|元|亿|万)")
@@ -147,7 +183,7 @@ CLAUSE_END = "，。；、,;:：\n"
 
 
 def money_amounts(text: str) -> tuple[list[float], list[float]]:
-    """(parts, totals) in 元 named in a 支出测算依据: '合计180万元' is a total, '4053元×16%' neither."""
+    """(parts, totals) in 元 named in a text: '合计180万元' is a total, '4053元×16%' neither."""
     parts: list[float] = []
     totals: list[float] = []
     for m in MONEY.finditer(text):
@@ -172,79 +208,40 @@ def _show(amount_yuan: float, amount_unit: str) -> str:
     return f"{value:,.2f}".rstrip("0").rstrip(".") + " " + amount_unit
 
 
-def basis_mismatch(project: Project, template: Template) -> Iterable[Problem]:
-    """The amounts in 支出测算依据及说明 should add up to (or state) the 年度本级预算金额."""
-    budget = project.budget
-    if not project.basis or isinstance(budget, bool) or not isinstance(budget, (int, float)) or budget <= 0:
+def money_sum(project: Project, template: Template, params: Mapping) -> Iterable[Problem]:
+    """The amounts named in a text field (支出测算依据) should add up to (or state) a money field."""
+    text_key, total_key = params["text"], params["total"]
+    text, total = getattr(project, text_key), getattr(project, total_key)
+    if not text or isinstance(total, bool) or not isinstance(total, (int, float)) or total <= 0:
         return
     unit = project.amount_unit if project.amount_unit in SCALE else "元"
-    budget_yuan = budget * SCALE[unit]
-    parts, totals = money_amounts(project.basis)
+    total_yuan = total * SCALE[unit]
+    parts, totals = money_amounts(text)
     if not parts and not totals:
         return
-    if any(_same_money(a, budget_yuan) for a in parts + totals) or _same_money(sum(parts), budget_yuan):
+    if any(_same_money(a, total_yuan) for a in parts + totals) or _same_money(sum(parts), total_yuan):
         return
     found = []
     if totals:
         found.append("写明的合计 " + "、".join(_show(t, unit) for t in totals))
     if parts:
         found.append("各项之和 " + _show(sum(parts), unit))
-    yield Problem(f"支出测算依据中的金额（{'，'.join(found)}）与年度本级预算金额 {_show(budget_yuan, unit)}"
-                  "不一致；请核对测算依据或预算金额。", keys=("basis", "budget"))
+    labels = template.field_labels()
+    text_label = params.get("text_label") or labels[text_key].label
+    total_label = params.get("total_label") or labels[total_key].label
+    yield Problem(f"{text_label}中的金额（{'，'.join(found)}）与{total_label} {_show(total_yuan, unit)}"
+                  f"不一致；请核对{params.get('advice', text_label + '或' + total_label)}。",
+                  keys=(text_key, total_key))
 
 
-RULES: list[Rule] = [
-    Rule("P-HEAD-NAME", ERROR, "请填写项目名称。", "field", Not(IsFilled(Cell("name"))), field="name", paint=False),
-    Rule("P-HEAD-BUDGET", ERROR, "年度本级预算金额应为大于 0 的数字。", "field",
-         Or(Not(IsNumber(Cell("budget"))), Cell("budget") <= 0), field="budget", paint=False),
-    Rule("P-HEAD-PERIOD", ERROR, "请填写项目支出实施期。", "field", Not(IsFilled(Cell("period"))), field="period", paint=False),
-    Rule("P-HEAD-GOAL", ERROR, "请填写本年度绩效目标。", "field", Not(IsFilled(Cell("goal"))), field="goal", paint=False),
-    Rule("P-HEAD-BASIS", WARNING, "请填写支出测算依据及说明。", "field", Not(IsFilled(Cell("basis"))), field="basis", paint=False),
-    Rule("P-L1-EMPTY", ERROR, "一级指标「{level1}」下至少需要一个三级指标。", "group", Not(AnyFilled("name")),
-         blame=("name",), paint=False),
-    Rule("P-NAME-MISSING", ERROR, "已填指标值类型或指标值，请填写三级指标名称。", "row",
-         And(Not(IsFilled(NAME)), Or(IsFilled(TYPE), IsFilled(VALUE))), blame=("name",)),
-    Rule("P-TYPE-MISSING", ERROR, "请选择指标值类型（= ≥ ≤ > < 定性）。", "row",
-         And(IsFilled(NAME), Not(IsFilled(TYPE))), blame=("type",)),
-    Rule("P-INVEST", ERROR, "资金投入率应为 = 100 %。", "row",
-         And(Trim(NAME) == "资金投入率", Or(TYPE != "=", VALUE != 100, Trim(UNIT) != "%")),
-         blame=("type", "value", "unit")),
-    Rule("P-QUANT-VALUE", ERROR, "定量指标的指标值应为数字。", "row",
-         And(QUANT, Not(IsNumber(VALUE))), blame=("value",)),
-    Rule("P-QUANT-UNIT", WARNING, "定量指标应填写度量单位。", "row",
-         And(QUANT, Not(IsFilled(UNIT))), blame=("unit",)),
-    Rule("P-QUAL-VALUE", WARNING, "定性指标的指标值应为文字。", "row",
-         And(TYPE == QUALITATIVE, Or(Not(IsFilled(VALUE)), IsNumber(VALUE))), blame=("value",)),
-    Rule("P-QUAL-PCT", WARNING, "定性指标不应使用 % 作度量单位。", "row",
-         And(TYPE == QUALITATIVE, Trim(UNIT) == "%"), blame=("unit",)),
-    Rule("P-SAT-DIR", ERROR, "满意度指标应为下限（≥），不应使用 ≤ 或 <。", "row",
-         one_of(TYPE, ("≤", "<")), blame=("type",), level1="满意度"),
-    Rule("P-SAT-RANGE", WARNING, "满意度目标值通常在 80%–100% 之间，请核实。", "row",
-         And(QUANT, IsNumber(VALUE), Or(VALUE < 80, VALUE > 100)), blame=("value",), level1="满意度"),
-    Rule("P-PCT-OVER", WARNING, "百分比目标值超过 100%，请核实。", "row",
-         And(one_of(TYPE, ("≥", ">", "=")), IsNumber(VALUE), Trim(UNIT) == "%", VALUE > 100),
-         blame=("value",)),
-    Rule("P-COST-DIR", WARNING, "成本指标应为上限（≤）或等于（=），不应使用 ≥ 或 >。", "row",
-         one_of(TYPE, ("≥", ">")), blame=("type",), level1="成本"),
-    Rule("P-VAGUE", WARNING, "定性指标值只有方向词（如“提高”），请写明可衡量的目标或指标值内容。", "row",
-         And(TYPE == QUALITATIVE, one_of(Trim(VALUE), DIRECTION_WORDS), Not(IsFilled(CONTENT))),
-         blame=("value",)),
-    Rule("P-DUP-NAME", WARNING, "三级指标在本表中重名；请合并或改用不同的名称。", "project",
-         run=duplicate_names),
-    Rule("P-L2-MISPLACED", WARNING, "二级指标不属于所在的一级指标；请移到模板规定的一级指标下。", "project",
-         run=misplaced_groups),
-    Rule("P-INVEST-MISSING", WARNING, "本表没有资金投入率指标；请加一行 资金投入率 = 100 %。", "project",
-         run=investment_missing),
-    Rule("P-BASIS-SUM", WARNING, "支出测算依据中的金额与年度本级预算金额不一致；请核对。", "project",
-         run=basis_mismatch),
-]
-
-RULES_BY_ID = {rule.id: rule for rule in RULES}
-
-
-def live_rules(scope: str) -> list[Rule]:
-    """The rules of a scope that carry a formula (used by the layout for live checks)."""
-    return [r for r in RULES if r.scope == scope and r.test is not None]
+BUILTINS: Mapping[str, Builtin] = MappingProxyType({
+    "unique": Builtin(unique_values, {"column": "column"}, ("column",)),
+    "known_groups": Builtin(known_groups, {}),
+    "required_row": Builtin(required_row, {"column": "column", "value": "text", "group": "words", "row": "text"},
+                            ("column", "value", "group", "row")),
+    "money_sum": Builtin(money_sum, {"text": "field", "total": "field", "text_label": "text",
+                                     "total_label": "text", "advice": "text"}, ("text", "total")),
+})
 
 
 # -- the live rules, evaluated once for the workbook's cached results and for `perfxl check` --
@@ -266,29 +263,28 @@ class GroupOutcome(Outcome):
     last: int = 0
 
 
-def field_outcomes(field_name: str, value) -> list[Outcome]:
-    """The field rules on one header or footer field."""
-    return [Outcome(r, bool(r.test.evaluate({field_name: value})), r.text())
-            for r in live_rules("field") if r.field == field_name]
+def field_outcomes(template: Template, at: str, env: Mapping) -> list[Outcome]:
+    """The field rules whose mark is on field `at`, over all of the table's fields (env)."""
+    return [Outcome(r, r.fires(env), r.text()) for r in template.live_rules("field") if r.field == at]
 
 
-def row_outcomes(level1: str, indicator: Indicator | None) -> list[Outcome]:
+def row_outcomes(template: Template, level1: str, indicator: Indicator | None) -> list[Outcome]:
     """The row rules on one row of the indicator block (indicator None: an empty row)."""
     env = row_env(indicator)
-    return [Outcome(r, bool(r.test.evaluate(env)), r.text()) for r in live_rules("row") if r.applies(level1)]
+    return [Outcome(r, r.fires(env), r.text()) for r in template.live_rules("row") if r.applies(level1)]
 
 
 def group_outcomes(template: Template, rows: list[tuple]) -> list[GroupOutcome]:
-    """The group rules on each template 一级 present in `rows` ((level1, level2, indicator))."""
+    """The group rules on each form 一级 present in `rows` ((level1, level2, indicator))."""
     spans: dict[str, list[int]] = {}
     for i, (level1, _, _) in enumerate(rows):
         spans.setdefault(level1, [i, i])[1] = i
     out = []
-    for rule in live_rules("group"):
+    for rule in template.live_rules("group"):
         for level1 in template.skeleton:
             if level1 in spans:
                 first, last = spans[level1]
-                names = [row_env(item).get("name") for _, _, item in rows[first:last + 1]]
-                fired = bool(rule.test.evaluate({"name[]": names}))
-                out.append(GroupOutcome(rule, fired, rule.text(level1=level1), level1, first, last))
+                columns = {f"{k}[]": [row_env(item).get(k) for _, _, item in rows[first:last + 1]]
+                           for k in (c.key for c in template.columns[2:])}
+                out.append(GroupOutcome(rule, rule.fires(columns), rule.text(level1=level1), level1, first, last))
     return out

@@ -7,13 +7,14 @@ A file named .json is read by JSON's grammar (perfxl.jsonnodes) into the same no
 """
 from __future__ import annotations
 
+import functools
 import os
-import re
 
 import yaml
 
-from .errors import Location, PerfxlError, SpecError, short
+from .errors import Location, SpecError, TemplateError, short
 from .jsonnodes import JsonSyntaxError, compose_json
+from .yamlnodes import BOOL, FLOAT, INT, NULL, PLAIN, STR, compose_yaml
 from .model import INDICATOR_KEYS, PROJECT_KEYS, SHARED_KEYS, Indicator, Project, Spec
 from .template import DEFAULT_TEMPLATE, Template, load_template
 from .values import (CORE_DECIMAL, CORE_FLOAT, CORE_INT, bad_character, decimal_value, is_finite_number,
@@ -25,50 +26,10 @@ MAX_SPEC_BYTES = 8 << 20       # 1,000 full tables are about 2 MB (2.5 s to load
 AMOUNT_UNITS = ("元", "万元")
 
 
-PLAIN = "tag:perfxl,2026:plain"      # a plain scalar, classified by perfxl.values (YAML 1.2 core)
-STR, INT, FLOAT, BOOL, NULL = (f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null"))
-
-
-class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
-    """libyaml's composer where PyYAML has it (same line and column marks, ~6× faster), with
-    every plain scalar tagged PLAIN: the spec loader reads them by YAML 1.2 rules itself
-    (PyYAML's YAML 1.1 resolvers read `0500000` as octal, `1:30` as 90, `2025.10` as 2025.1)."""
-
-    yaml_implicit_resolvers = {None: [(PLAIN, re.compile(r".*", re.S))], "": [(PLAIN, re.compile(r""))]}
-
-
-class _PythonLoader(yaml.SafeLoader):
-    """PyYAML's Python composer, for text nested deeper than libyaml's recursive C composer can
-    take without overflowing the C stack (a segfault, not an error): here Python's recursion
-    limit ends it with RecursionError."""
-
-    yaml_implicit_resolvers = _Loader.yaml_implicit_resolvers
-
-
-MAX_C_NESTING = 200            # flow brackets or indentation beyond this go to the Python composer
-#                                (libyaml's composer overflows 8 MB of C stack at 20,000-30,000 levels)
-_BRACKETS = re.compile(r"[\[\]{}]")
-_DEEP_INDENT = re.compile(rf"^[ \t?:-]{{{MAX_C_NESTING},}}", re.M)
-
-
-def deeply_nested(text: str) -> bool:
-    """True when the text may nest deeper than MAX_C_NESTING: counted over every bracket, quoted
-    or not (never below zero), and over leading indentation. It errs towards the slower, safe
-    composer; hiding 20,000 levels from it would take 20,000 closing brackets before them."""
-    if _DEEP_INDENT.search(text):
-        return True
-    depth = 0
-    for match in _BRACKETS.finditer(text):
-        depth = depth + 1 if match.group() in "[{" else max(depth - 1, 0)
-        if depth > MAX_C_NESTING:
-            return True
-    return False
-
-
-def compose_yaml(text: str) -> yaml.Node | None:
-    """The text's single YAML node tree, every plain scalar tagged PLAIN."""
-    loader = _PythonLoader if deeply_nested(text) else _Loader
-    return loader(text).get_single_node()
+@functools.lru_cache(maxsize=16)
+def _form_keys(template: Template) -> tuple[list[str], list[str]]:
+    """The project fields and indicator columns a form draws."""
+    return [c.field for c in template.fields()], [c.key for c in template.columns[2:]]
 
 
 def load_spec(path: str | os.PathLike) -> Spec:
@@ -102,6 +63,14 @@ class _SpecParser:
         self.path = path
         self.visits = 0
         self.template: Template = load_template(DEFAULT_TEMPLATE)
+
+    @property
+    def form_fields(self) -> list[str]:
+        return _form_keys(self.template)[0]
+
+    @property
+    def form_columns(self) -> list[str]:
+        return _form_keys(self.template)[1]
 
     # -- helpers ------------------------------------------------------------------------
     def where(self, node: yaml.Node) -> Location:
@@ -228,9 +197,11 @@ class _SpecParser:
             node = top["template"][1]
             template_name = self.text(node, "template", required=True)
             try:
-                self.template = load_template(template_name)
-            except PerfxlError as exc:
-                self.fail(node, exc.message)
+                self.template = load_template(template_name, base=os.path.dirname(self.path) or None)
+            except TemplateError as exc:
+                if exc.where is None:           # an unknown form name: the spec's mistake
+                    self.fail(node, exc.message)
+                raise                           # a mistake inside the form file: its own file:line
         defaults = self.shared(top)
         if "projects" not in top:
             self.fail(root, "缺少 projects: 项目列表")
@@ -240,7 +211,7 @@ class _SpecParser:
         ]
         if not projects:
             self.fail(top["projects"][1], "projects 列表为空")
-        return Spec(projects, template_name, self.path)
+        return Spec(projects, template_name, self.path, self.template)
 
     def shared(self, items: dict) -> dict:
         out = {}
@@ -271,6 +242,9 @@ class _SpecParser:
         for key, (key_node, _) in items.items():
             if key not in allowed:
                 self.fail(key_node, f'项目中未知的键 "{key}"；可用：{", ".join(sorted(allowed))}')
+            if key in PROJECT_KEYS and key not in self.form_fields:
+                self.fail(key_node, f'表样「{self.template.name}」没有栏目 "{key}"，它不会出现在表中；'
+                                    f'可用：{", ".join(self.form_fields)}')
         own = self.shared(items)
         where = {**defaults["where"], **own.pop("where"), "project": self.where(node)}
         shared = {k: v for k, v in defaults.items() if k != "where"}
@@ -314,6 +288,9 @@ class _SpecParser:
         for key, (key_node, _) in fields.items():
             if key not in INDICATOR_KEYS:
                 self.fail(key_node, f'指标中未知的键 "{key}"；可用：{", ".join(INDICATOR_KEYS)}')
+            if key not in self.form_columns:
+                self.fail(key_node, f'表样「{self.template.name}」没有指标列 "{key}"，它不会出现在表中；'
+                                    f'可用：{", ".join(self.form_columns)}')
         if "name" not in fields:
             self.fail(node, "指标缺少 name（三级指标名称）")
         where = {"name": self.where(node)}

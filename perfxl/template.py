@@ -1,20 +1,22 @@
-"""The form template: one YAML description of a form variant under templates/.
+"""The form template: one YAML description of a form variant (templates/, or an office's own).
 
-Everything about the form's words and geometry comes from here: the writer, the blank form
-and the reader derive their layout from a Template, and the spec loader its value types.
+Everything about the form's words, geometry and review rules comes from here: the writer, the
+blank form and the reader derive their layout from a Template, the spec loader its value types,
+and `perfxl check` and the live formulas its rules. Files are found and checked by
+perfxl.formfile; one-line texts are format strings ({year}); the 填表说明 text is Jinja2 run in
+its sandbox, so a form file shared between offices cannot run code.
 """
 from __future__ import annotations
 
 import functools
 import re
+import string
 import unicodedata
 from dataclasses import dataclass
-from importlib import resources
+from pathlib import Path
 
-import jinja2
-import yaml
-
-from .errors import PerfxlError
+from .errors import Location, TemplateError
+from .formfile import FormData, find_form, load_checked, shipped_dir
 
 DEFAULT_TEMPLATE = "project-expenditure"
 
@@ -69,19 +71,22 @@ class Column:
 
 
 class Template:
-    """A parsed form template."""
+    """A parsed, checked form."""
 
-    def __init__(self, name: str, data: dict, loader: jinja2.BaseLoader):
+    def __init__(self, name: str, form: FormData):
+        data = form.data
         self.name = name
+        self.source = form.path
         self.form: str = data["form"]
-        self._env = jinja2.Environment(loader=loader, autoescape=False, keep_trailing_newline=True)
-        self._title = self._env.from_string(data["title"])
-        self._unit_line = self._env.from_string(data["unit_line"])
-        self._amount_unit_line = self._env.from_string(data["amount_unit_line"])
+        self.version: str = str(data.get("version", ""))
+        self._title = data["title"]
+        self._unit_line = data["unit_line"]
+        self._amount_unit_line = data["amount_unit_line"]
         self.instructions_name: str = data["instructions"]
+        self._instructions_dir = Path(form.files.get(("instructions",), form.path)).parent
         self.blank_year: str = data.get("blank_year", "")
         self.instructions_sheet: str = data["instructions_sheet"]
-        self._project_sheet = self._env.from_string(data["project_sheet"])
+        self._project_sheet = data["project_sheet"]
         self.widths = {col_index(k): float(v) for k, v in data["columns"].items()}
         self.ncols = max(self.widths) + 1
         self.unit_line_cols = col_span(data["unit_line_cols"])
@@ -102,7 +107,7 @@ class Template:
         self.quantitative: list[str] = list(types["quantitative"])
         self.qualitative: str = types["qualitative"]
         self.value_types = self.quantitative + [self.qualitative]
-        self._type_aliases = {label_key(k): v for k, v in types["aliases"].items()}
+        self._type_aliases = {label_key(k): v for k, v in types.get("aliases", {}).items()}
         self._type_aliases.update({label_key(t): t for t in self.value_types})
         self.print = data["print"]
         checks = data["checks"]
@@ -111,6 +116,21 @@ class Template:
         self.checks = checks
         self.validation = data["validation"]
         self.styles = data["styles"]
+        from .ruleload import build_rules
+
+        self.rules = build_rules(self, form)
+
+    def live_rules(self, scope: str) -> list:
+        """The rules of a scope that carry a formula (field, row, group), in form order."""
+        return self._live.get(scope, [])
+
+    @functools.cached_property
+    def _live(self) -> dict:
+        out: dict[str, list] = {}
+        for rule in self.rules:
+            if rule.test is not None:
+                out.setdefault(rule.scope, []).append(rule)
+        return out
 
     @staticmethod
     def _row(cells: list[dict]) -> list[Cell]:
@@ -123,19 +143,34 @@ class Template:
 
     # -- text ---------------------------------------------------------------------------
     def title(self, **ctx) -> str:
-        return self._title.render(**ctx)
+        return _fill(self._title, ctx)
 
     def unit_line(self, **ctx) -> str:
-        return self._unit_line.render(**ctx)
+        return _fill(self._unit_line, ctx)
 
     def amount_unit_line(self, **ctx) -> str:
-        return self._amount_unit_line.render(**ctx)
+        return _fill(self._amount_unit_line, ctx)
 
     def project_sheet(self, n: int) -> str:
-        return self._project_sheet.render(n=n)
+        return _fill(self._project_sheet, {"n": n})
 
     def instructions(self, **ctx) -> str:
-        return self._env.get_template(self.instructions_name).render(template=self, **ctx)
+        """The 填表说明 text: the form's Jinja2 file, run in Jinja2's immutable sandbox."""
+        import jinja2
+        from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+        folder = self._instructions_dir if (self._instructions_dir / self.instructions_name).is_file() else shipped_dir()
+        env = ImmutableSandboxedEnvironment(loader=jinja2.FileSystemLoader(str(folder)), autoescape=False,
+                                            keep_trailing_newline=True)
+        try:
+            return env.get_template(self.instructions_name).render(template=self, **ctx)
+        except jinja2.TemplateSyntaxError as exc:
+            raise TemplateError(f"填表说明模板语法错误：{exc.message}",
+                                Location(str(folder / self.instructions_name), exc.lineno)) from None
+        except jinja2.TemplateNotFound:
+            raise TemplateError(f'找不到填表说明文件 "{self.instructions_name}"', self.source) from None
+        except (jinja2.TemplateError, TypeError, ValueError, AttributeError, KeyError) as exc:
+            raise TemplateError(f"填表说明模板无法生成：{exc}", str(folder / self.instructions_name)) from None
 
     def title_pattern(self) -> re.Pattern:
         """A regex for a rendered title, capturing the year: '2025年项目支出绩效目标表'."""
@@ -165,19 +200,26 @@ class Template:
         return out
 
 
-@functools.lru_cache(maxsize=None)
-def load_template(name: str = DEFAULT_TEMPLATE) -> Template:
-    """Load templates/<name>.yaml (shipped as the perfxl.templates package)."""
-    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name or ""):
-        raise PerfxlError(f'模板名 "{name}" 无效')
-    package = resources.files("perfxl.templates")
-    path = package / f"{name}.yaml"
-    if not path.is_file():
-        known = sorted(p.name[:-5] for p in package.iterdir() if p.name.endswith(".yaml"))
-        raise PerfxlError(f'未知模板 "{name}"；可选：{"、".join(known)}')
-    # libyaml's loader where PyYAML has it: the template costs ~3 ms instead of ~30 ms per process
-    data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    loader = jinja2.FunctionLoader(
-        lambda n: (package / n).read_text(encoding="utf-8") if (package / n).is_file() else None
-    )
-    return Template(name, data, loader)
+def form_of(spec) -> Template:
+    """The form a Spec is on: the one its loader found (a path is relative to the spec), else by name."""
+    return spec.form if spec.form is not None else load_template(spec.template)
+
+
+def _fill(text: str, values: dict) -> str:
+    """A one-line text's {placeholders} filled (checked at load: only offered names, no format specs)."""
+    return string.Formatter().vformat(text, (), values)
+
+
+
+def load_template(name: str = DEFAULT_TEMPLATE, forms: tuple[str, ...] = (), base: str | None = None) -> Template:
+    """The form `name` (a form name found in `forms` dirs, $PERFXL_FORMS, ./forms or the shipped
+    forms; or a .yaml path, relative to `base`). Raises TemplateError naming file:line."""
+    path = find_form(name, tuple(forms), base)
+    info = path.stat()
+    return _load(str(path.resolve()), info.st_mtime_ns, info.st_size, tuple(forms))
+
+
+@functools.lru_cache(maxsize=64)
+def _load(path: str, mtime: int, size: int, forms: tuple[str, ...]) -> Template:
+    """Keyed by the file's identity and time: an edited form file is read again."""
+    return Template(Path(path).stem, load_checked(Path(path), forms))

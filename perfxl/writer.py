@@ -20,6 +20,7 @@ from xlsxwriter.worksheet import Worksheet
 
 from .layout import TablePlan, lines_needed
 from .output import temporary_name, write_atomically
+from .recognise import tag_text
 from .template import Template
 
 FIXED_DATE = datetime.datetime(2000, 1, 1)
@@ -280,6 +281,9 @@ def _write_book(path: str, template: Template, sheets: Iterable[SheetPlan], extr
     lists = book.add_worksheet(v["list_sheet"])
     for i, value_type in enumerate(template.value_types):
         lists.write_string(i, 0, value_type)
+    tag = tag_text(template)
+    if tag:                                         # which form, for the reader (forms with a version)
+        lists.write_string(0, 1, tag)
     lists.hide()
     book.close()
 

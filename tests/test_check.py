@@ -17,10 +17,11 @@ import perfxl
 from perfxl.check import check
 from perfxl.layout import plan_table
 from perfxl.model import Indicator
-from perfxl.rules import RULES, RULES_BY_ID
 from perfxl.spec import complete_tree
 
 TEMPLATE = perfxl.load_template()
+RULES = TEMPLATE.rules
+RULES_BY_ID = {rule.id: rule for rule in RULES}
 GOOD = """
       成本指标:
         经济成本指标:

@@ -18,9 +18,8 @@ from perfxl.check import check
 from perfxl.errors import Location
 from perfxl.layout import indicator_rows
 from perfxl.render import sheet_names
-from perfxl.rules import RULES, RULES_BY_ID
 from perfxl.spec import complete_tree
-from test_check import TEMPLATE, corpus
+from test_check import RULES, RULES_BY_ID, TEMPLATE, corpus
 
 MARK, COUNT = TEMPLATE.mark_col + 1, TEMPLATE.count_col + 1          # openpyxl columns, 1-based
 MESSAGE_RULE = {rule.text(level1=l1): rule.id for rule in RULES if rule.test is not None

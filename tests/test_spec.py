@@ -6,7 +6,6 @@ import yaml
 
 import perfxl
 from perfxl import SpecError, parse_spec
-from perfxl.rules import QUANTITATIVE
 from perfxl.template import load_template
 
 ONE = """\
@@ -80,8 +79,11 @@ def test_project_overrides_shared_fields():
 
 
 def test_quantitative_types_in_rules_match_the_template():
+    """The form's `quantitative` name lists exactly its quantitative 指标值类型."""
     template = load_template()
-    assert list(QUANTITATIVE) == template.quantitative
+    rule = next(r for r in template.rules if r.id == "P-QUANT-VALUE")
+    fires = {t for t in template.value_types + ["", "约", "=="] if rule.fires({"type": t, "value": "多"})}
+    assert fires == set(template.quantitative)
 
 
 @pytest.mark.parametrize("text, message", [
@@ -180,9 +182,8 @@ def test_indicator_values_refuse_infinity_and_nan(typed):
 @pytest.mark.parametrize("loader", ["c", "python"])
 def test_a_lone_surrogate_is_refused_with_its_line(monkeypatch, loader):
     if loader == "python":      # PyYAML's own parser makes the character; libyaml refuses the escape
-        python = type("PythonLoader", (yaml.SafeLoader,), {
-            "yaml_implicit_resolvers": perfxl.spec._Loader.yaml_implicit_resolvers})
-        monkeypatch.setattr(perfxl.spec, "_Loader", python)
+        import perfxl.yamlnodes
+        monkeypatch.setattr(perfxl.yamlnodes, "_Loader", perfxl.yamlnodes._PythonLoader)
     with pytest.raises(SpecError) as info:
         loaded(name='"a\\ud800b"')
     assert str(info.value).startswith("x.yaml:2:")
@@ -229,7 +230,7 @@ def test_deep_flow_nesting_is_refused_in_process_not_a_segfault(depth):
 
 
 def test_nesting_guard_errs_towards_the_safe_composer_only():
-    from perfxl.spec import MAX_C_NESTING, compose_yaml, deeply_nested
+    from perfxl.yamlnodes import MAX_C_NESTING, compose_yaml, deeply_nested
     flat = "projects:\n" + "".join(f"- {{name: 项目{i}, tags: [a, b], more: {{}}}}\n" for i in range(2000))
     assert not deeply_nested(flat)
     hidden = "a: " + "]" * 500 + "\nb: " + "[" * (MAX_C_NESTING + 1) + "]" * (MAX_C_NESTING + 1)

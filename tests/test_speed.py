@@ -57,5 +57,5 @@ def test_cached_row_formulas_are_the_rules_own(example_path, monkeypatch):
 
     fast = plans()
     monkeypatch.setattr(layout._Planner, "row_condition", lambda self, rule, row: rule.test.excel(self.row_refs(row)))
-    monkeypatch.setattr(layout, "_empty_row_outcomes", lambda level1: layout.row_outcomes(level1, None))
+    monkeypatch.setattr(layout, "_empty_row_outcomes", lambda template, level1: layout.row_outcomes(template, level1, None))
     assert plans() == fast

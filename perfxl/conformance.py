@@ -1,0 +1,199 @@
+"""The conformance suite a form must pass: what `perfxl forms check` runs on an office's form file.
+
+For one form: its example (the `<form>.example.yaml` beside it, else a project filled from the
+form's own fields and skeleton) renders and reads back equal; a blank form reads back with no
+content; the cached live checks of the rendered workbook say what `perfxl check` says (plan ==
+check); and, where LibreOffice is installed, its recalculation of the live checks agrees too.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import PerfxlError
+from .model import Indicator, Project, Spec
+from .template import Template, load_template
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One check of the suite: its name, whether it passed, and what was seen."""
+
+    name: str
+    passed: bool
+    detail: str = ""
+
+
+def conformance(form: str | Template, *, office: bool = True) -> list[Outcome]:
+    """Run the suite on a form (a name, a .yaml path, or a loaded Template)."""
+    try:
+        template = form if isinstance(form, Template) else load_template(str(form))
+    except PerfxlError as exc:
+        return [Outcome("表样文件有效", False, str(exc))]
+    out: list[Outcome] = [Outcome("表样文件有效", True, f"{len(template.rules)} 条规则")]
+    try:
+        spec = example_spec(template)
+    except PerfxlError as exc:
+        return [*out, Outcome("示例规格可以载入", False, str(exc))]
+    with tempfile.TemporaryDirectory(prefix="perfxl-forms-") as tmp:
+        book = Path(tmp) / "example.xlsx"
+        out.append(_step("示例生成后读回一致", lambda: _round_trip(spec, template, book)))
+        out.append(_step("空白表读回为空", lambda: _blank_reads_empty(template, Path(tmp) / "blank.xlsx")))
+        out.append(_step("工作簿中的检查结果与 perfxl check 一致", lambda: _plan_is_check(spec, template, book)))
+        if office and shutil.which("soffice") and book.exists():
+            out.append(_step("LibreOffice 重算后的检查结果与 perfxl check 一致",
+                             lambda: _office_is_check(spec, template, book, Path(tmp))))
+    return out
+
+
+def example_spec(template: Template) -> Spec:
+    """The form's example spec beside its file, else one project made from the form itself."""
+    beside = Path(template.source).with_suffix(".example.yaml")
+    if beside.is_file():
+        from .spec import load_spec
+
+        spec = load_spec(beside)
+        if spec.form is not None and spec.form.source == template.source:
+            return spec
+    fields = {c.field: c for c in template.fields()}
+    values = {"budget": 100} | {key: f"示例{cell.label or key}" for key, cell in fields.items() if key != "budget"}
+    quantitative = template.quantitative[0]
+    tree = {}
+    n = 0
+    for level1, level2s in template.skeleton.items():
+        tree[level1] = {}
+        for level2 in level2s:
+            n += 1
+            tree[level1][level2] = [Indicator(f"示例指标{n}", quantitative, n, unit="个")]
+    project = Project(**{k: v for k, v in values.items() if k in fields}, year=2026, unit="示例单位",
+                      indicators=tree)
+    return Spec([project], template.name, template.source, template)
+
+
+def _step(name: str, run) -> Outcome:
+    try:
+        detail = run()
+    except PerfxlError as exc:
+        return Outcome(name, False, str(exc))
+    except AssertionError as exc:
+        return Outcome(name, False, str(exc))
+    return Outcome(name, True, detail or "")
+
+
+def _round_trip(spec: Spec, template: Template, book: Path) -> str:
+    from .reader import read
+    from .render import render
+
+    render(spec, book)
+    back = read(book, template=template.source)
+    if back.spec.projects != spec.projects:
+        first = next(i for i, (a, b) in enumerate(zip(back.spec.projects, spec.projects)) if a != b) \
+            if len(back.spec.projects) == len(spec.projects) else None
+        raise AssertionError(f"读回的内容与示例不同（第 {first + 1 if first is not None else '?'} 张表）")
+    return f"{len(spec.projects)} 张表，{sum(1 for p in spec.projects for _ in p.rows())} 个指标"
+
+
+def _blank_reads_empty(template: Template, book: Path) -> str:
+    from .reader import read
+    from .render import blank
+
+    blank(book, template=template.source, rows=2)
+    back = read(book, template=template.source)
+    filled = [k for p in back.spec.projects for k in ("name", "category", "budget", "period", "goal", "basis")
+              if getattr(p, k) is not None] + [i.name for p in back.spec.projects for _, _, i in p.rows()]
+    if filled:
+        raise AssertionError(f"空白表读回了内容：{'、'.join(map(str, filled[:5]))}")
+    return f"{len(back.spec.projects)} 张空白表"
+
+
+def _live_findings(spec: Spec, template: Template) -> list[int]:
+    from .check import check_project
+
+    live = {r.id for r in template.rules if r.test is not None}
+    return [sum(1 for f in check_project(p, template) if f.rule in live) for p in spec.projects]
+
+
+def _cached_counts(book: Path, template: Template) -> list[int]:
+    """The problem count each table's status cell shows (0 for 通过)."""
+    import re
+
+    import openpyxl
+
+    wb = openpyxl.load_workbook(book, read_only=True, data_only=True)
+    try:
+        counts = []
+        before, _, after = template.checks["failed"].partition("{n}")
+        pattern = re.compile(re.escape(before) + r"(\d+)" + re.escape(after))
+        for ws in wb.worksheets:
+            if ws.title in (template.validation["list_sheet"], template.instructions_sheet):
+                continue
+            for row in ws.iter_rows(min_col=template.mark_col + 1, max_col=template.mark_col + 1, values_only=True):
+                text = row[0]
+                if text == template.checks["passed"]:
+                    counts.append(0)
+                elif isinstance(text, str) and pattern.fullmatch(text):
+                    counts.append(int(pattern.fullmatch(text).group(1)))
+        return counts
+    finally:
+        wb.close()
+
+
+def _plan_is_check(spec: Spec, template: Template, book: Path) -> str:
+    broken = _broken(spec)
+    from .render import render
+
+    render(broken, book.with_name("broken.xlsx"))
+    want = _live_findings(broken, template)
+    got = _cached_counts(book.with_name("broken.xlsx"), template)
+    if got != want:
+        raise AssertionError(f"工作簿显示的问题数 {got}，perfxl check 为 {want}")
+    return f"问题数 {want}"
+
+
+def _broken(spec: Spec) -> Spec:
+    """The example with every indicator's value blanked and its name removed from every other row:
+    the live rules then have something to find."""
+    import copy
+
+    broken = Spec(copy.deepcopy(spec.projects), spec.template, spec.source, spec.form)
+    for project in broken.projects:
+        for i, (_, _, item) in enumerate(project.rows()):
+            if i % 2 == 0:
+                item.value = None
+            else:
+                item.type = None
+        project.budget = None
+    return broken
+
+
+# A LibreOffice profile that recalculates every formula on load (otherwise it keeps the cached values).
+RECALC_PROFILE = """<?xml version="1.0" encoding="UTF-8"?>
+<oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema">
+<item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="OOXMLRecalcMode" oor:op="fuse"><value>0</value></prop></item>
+</oor:items>
+"""
+
+
+def _office_is_check(spec: Spec, template: Template, book: Path, tmp: Path) -> str:
+    """LibreOffice recalculates the broken example's live checks (a profile that recalculates on load)."""
+    source = book.with_name("broken.xlsx")
+    out = tmp / "office"
+    out.mkdir()
+    profile = tmp / "profile"
+    (profile / "user").mkdir(parents=True)
+    (profile / "user" / "registrymodifications.xcu").write_text(RECALC_PROFILE, encoding="utf-8")
+    try:
+        subprocess.run(["soffice", f"-env:UserInstallation={profile.as_uri()}", "--headless", "--norestore",
+                        "--convert-to", "xlsx:Calc MS Excel 2007 XML", "--outdir", str(out), str(source)],
+                       capture_output=True, timeout=180, check=True, env={**os.environ, "HOME": str(tmp)})
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise AssertionError(f"LibreOffice 未能重算：{exc}") from None
+    got = _cached_counts(out / source.name, template)
+    want = _live_findings(_broken(spec), template)
+    if got != want:
+        raise AssertionError(f"LibreOffice 重算后的问题数 {got}，perfxl check 为 {want}")
+    return f"问题数 {want}"
