@@ -231,7 +231,7 @@ CHECKS = {                              # what a value must be, and how to say s
 CELL = {"label?": "text", "field?": "text", "cols": "cols", "aliases?": "texts", "kind?": "kind"}
 SCHEMA = {
     "form": "text", "version?": "any_text", "title": "text", "unit_line": "text",
-    "amount_unit_line": "text", "instructions": "text", "blank_year?": "any_text",
+    "amount_unit_line": "text", "amount_unit_words?": "texts", "instructions": "text", "blank_year?": "any_text",
     "instructions_sheet": "text", "project_sheet": "text",
     "columns": {"*": "number"}, "unit_line_cols": "cols", "amount_unit_line_cols": "cols",
     "header": [[CELL]], "footer": [[CELL]],

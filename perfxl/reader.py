@@ -35,6 +35,15 @@ from .values import is_finite_number, normalise_number, parse_number
 from .workbook import Extras, open_book
 
 GLUED = re.compile(r"(?P<number>[+-]?[\d,.]+)\s*(?P<unit>[^\d\s.,+-][^\d]{0,7})")
+# a comparator written into the value: '≥95%', '>=95 %', '不低于90%' (NFKC: '＜' is '<')
+COMPARED = re.compile(r"\s*(?P<op>[^\d\s+\-.,]{1,4}?)\s*(?P<rest>[+-]?\d.*?)\s*", re.S)
+
+
+def _glued(text: str) -> tuple[float | int, str] | None:
+    """(number, unit) of '95%' or '1600元/亩' (NFKC text), else None."""
+    match = GLUED.fullmatch(text)
+    number = parse_number(match.group("number")) if match else None
+    return None if number is None else (number, match.group("unit").strip())
 LINE_BREAKS = re.compile(r"\s*[\r\n]+\s*")
 
 
@@ -146,6 +155,10 @@ class _Labels:
         self.form_key = label_key(form.form)
         self.unit_prefix = _prefix_keys(form.unit_line(unit="\x00"))
         self.amount_prefix = _prefix_keys(form.amount_unit_line(amount_unit="\x00"))
+        # '单位：万元' (a form's other words for 金额单位), alone or after the unit line's text
+        words = "|".join(re.escape(w) for w in sorted(form.amount_unit_words, key=len, reverse=True))
+        units = "|".join(re.escape(u) for u in sorted(AMOUNT_UNITS, key=len, reverse=True))
+        self.amount_words = re.compile(rf"(?:^|(?<=\s))(?:{words})\s*[:：]\s*(?P<unit>{units})\s*$") if words else None
         self.longest = 2 * max(len(k) for k in self.roles) + 8
         self._cache: dict[str, tuple | None] = {}
         self._types: dict[str, str | None] = {}
@@ -181,6 +194,10 @@ class _Labels:
             return ("unit", after_prefix(unit_text, self.unit_prefix), amount)
         if _has_prefix(key, self.amount_prefix):
             return ("amount", after_prefix(text, self.amount_prefix))
+        if self.amount_words is not None:
+            words = self.amount_words.fullmatch(text.strip())
+            if words:
+                return ("amount", words.group("unit"))
         match = self.title.match(key)
         if match:
             return ("title", match.group("year"), None)
@@ -190,10 +207,14 @@ class _Labels:
         return None
 
     def _split_amount(self, text: str) -> tuple[str, str | None]:
-        """'填报单位：X  金额单位：元' in one cell → ('填报单位：X', '元')."""
+        """'填报单位：X  金额单位：元' (or '… 单位：万元') in one cell → ('填报单位：X', '元')."""
         for i in range(1, len(text)):
             if _has_prefix(label_key(text[i:]), self.amount_prefix):
                 return text[:i], after_prefix(text[i:], self.amount_prefix)
+        if self.amount_words is not None:
+            words = self.amount_words.search(text)
+            if words and words.start() > 0:
+                return text[:words.start()], words.group("unit")
         return text, None
 
 
@@ -307,8 +328,10 @@ class _Sheet:
         self.warnings = warnings
         self.out: list[Project] = []
         self.spans: list[tuple[int, int, int, int]] = []     # (first row, last row, left, right) of read tables
+        self.warned: set[tuple[int, int]] = set()           # cells a warning names
 
     def warn(self, row: int, col: int, message: str):
+        self.warned.add((row, col))
         self.warnings.append(ReadWarning(f"{self.path}!{self.name}!{col_letter(col)}{row + 1}", message))
 
     # -- finding tables -----------------------------------------------------------------------
@@ -344,6 +367,8 @@ class _Sheet:
                     r = self.block(table, header)
                     table.reach(r - 1)
                     continue
+            elif kind is None and table.amount is None and not table.started:
+                self.amount_cell(table, r, col, ("unit", None, None))   # '单位：万元' after other text
             r += 1
         self.finish(table)
         if self.extras.hidden_rows or self.extras.hidden_cols:
@@ -525,8 +550,39 @@ class _Sheet:
         for r, marks in table.field_rows:
             self.fields(project, table, r, marks)
         project.indicators = complete_tree(table.tree, self.form)
+        self.unread_cells(table, project)
         self.out.append(project)
         return _Table()
+
+    def unread_cells(self, table: _Table, project: Project):
+        """Name, in a warning, every non-empty cell of the table's span that nothing read: not a
+        value the project holds, not one of the form's labels, not already named in a warning."""
+        first, last, left, right = self.spans[-1]
+        read = set(table.cells.values()) | self.warned
+        read.update((table.header.row, c) for c in table.header.cols.values())
+        if table.header.label_col is not None:
+            read.add((table.header.row, table.header.label_col))
+        for r, marks in table.field_rows:
+            read.update((r, c) for c, _ in marks)
+        for _, _, item in project.rows():
+            where = item.where
+            if isinstance(where, _RowWhere):
+                read.update((where.row, c) for c in where.cells.values())
+        groups = {label_key(g) for l1, l2s in table.tree.items() for g in (l1, *l2s)}
+        group_cols = {table.header.cols.get("level1"), table.header.cols.get("level2")}
+        for r in range(first, min(last, len(self.rows) - 1) + 1):
+            row = self.rows[r]
+            for c in range(left, min(right + 1, len(row))):
+                value = row[c]
+                if value == "" or (r, c) in read:
+                    continue
+                if value.__class__ is str:
+                    role = self.labels.label(value)
+                    if role is not None and role[0] in ("block", "column", "field"):
+                        continue                # the form's own words (a repeated header, a label)
+                    if c in group_cols and label_key(value) in groups:
+                        continue                # a 一级/二级 name repeated down its rows
+                self.warn(r, c, f"未识别的内容「{short(str(value))}」，未读入")
 
     def shared(self, table: _Table, project: Project):
         cells = table.cells
@@ -779,8 +835,37 @@ class _Groups:
         if number is not None:
             item.value = number
             sheet.warn(r, c, f"指标值是文本「{short(text)}」，按数字 {number} 读取")
-        elif self.form.is_quantitative(item.type):
+            return
+        compared = COMPARED.fullmatch(unicodedata.normalize("NFKC", text))
+        op = self.sheet.labels.value_type(compared.group("op")) if compared else None
+        if op is not None and self.form.is_quantitative(op):
+            self.compared(item, text, op, compared.group("rest"), r, c)
+        elif self.form.is_quantitative(item.type) or item.type is None:
             self.glued(item, text, r, c)
+
+    def compared(self, item: Indicator, text: str, op: str, rest: str, r: int, c: int):
+        """'≥95%' → 指标值类型 ≥, 指标值 95, 度量单位 %: only where the type cell is empty or says
+        the same, and the unit cell is empty or says the same; else the text stays as typed (and
+        perfxl check reports a quantitative value that is no number)."""
+        if item.type is not None and item.type != op:
+            return
+        number = parse_number(rest)
+        unit = None
+        if number is None:
+            split = _glued(rest)
+            if split is None:
+                return
+            number, unit = split
+        if unit and item.unit and unicodedata.normalize("NFKC", item.unit) != unit:
+            self.sheet.warn(r, c, f"指标值「{short(text)}」带的单位与度量单位「{item.unit}」不一致，按原文保留")
+            return
+        parts = [] if item.type is not None else [f"指标值类型 {op}"]
+        item.type, item.value = op, number
+        parts.append(f"指标值 {number}")
+        if unit and not item.unit:
+            item.unit = unit
+            parts.append(f"度量单位 {unit}")
+        self.sheet.warn(r, c, f"指标值「{short(text)}」拆分为{'、'.join(parts)}")
 
     def percent(self, item: Indicator, raw: float, r: int, c: int):
         item.value = normalise_number(round(raw * 100, 9))
@@ -792,11 +877,10 @@ class _Groups:
 
     def glued(self, item: Indicator, text: str, r: int, c: int):
         """'95%' → 95 with unit %, when the unit cell is empty or says the same."""
-        match = GLUED.fullmatch(unicodedata.normalize("NFKC", text))
-        number = parse_number(match.group("number")) if match else None
-        if number is None:
+        split = _glued(unicodedata.normalize("NFKC", text))
+        if split is None:
             return
-        unit = match.group("unit").strip()
+        number, unit = split
         if item.unit and unicodedata.normalize("NFKC", item.unit) != unit:
             self.sheet.warn(r, c, f"指标值「{short(text)}」带的单位与度量单位「{item.unit}」不一致，按原文保留")
             return

@@ -82,6 +82,7 @@ class Template:
         self._title = data["title"]
         self._unit_line = data["unit_line"]
         self._amount_unit_line = data["amount_unit_line"]
+        self.amount_unit_words = tuple(data.get("amount_unit_words", ()))
         self.instructions_name: str = data["instructions"]
         self._instructions_dir = Path(form.files.get(("instructions",), form.path)).parent
         self.blank_year: str = data.get("blank_year", "")

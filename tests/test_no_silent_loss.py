@@ -561,3 +561,70 @@ def test_an_infinite_budget_does_not_pass_the_budget_rule():
     spec = example_spec()
     spec.projects[0].budget = float("inf")
     assert "P-HEAD-BUDGET" in [f.rule for f in perfxl.check(spec)]
+
+
+# -- property: a cell typed anywhere in a table is read or named, never lost ------------------------
+def _locations(result) -> set[str]:
+    """Every cell the read spec holds a value from (the where maps of projects and indicators)."""
+    out = set()
+    for project in result.spec.projects:
+        out.update(str(project.where[k]) for k in project.where)
+        for _, _, item in project.rows():
+            out.update(str(item.where[k]) for k in item.where if getattr(item, k, None) not in (None, ""))
+    return out
+
+
+def _stray_values():
+    from hypothesis import strategies as st
+
+    words = {w for w in __import__("perfxl.recognise", fromlist=["form_labels"]).form_labels(perfxl.load_template())}
+    text = st.text(alphabet="甲乙丙丁备注单位指标abc123 ：%≥", min_size=1, max_size=6).filter(
+        lambda t: t.strip() and t.replace(" ", "").replace("：", "") not in words)
+    return st.one_of(text, st.integers(-5, 10**6))
+
+
+def test_no_cell_typed_into_a_table_is_lost_without_a_warning(tmp_path):
+    """Values typed into free cells of a rendered table, and into rows inserted anywhere in it
+    (as Excel inserts them: merges below move down), are each read or named in a warning."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+    from openpyxl.cell.cell import MergedCell
+    from openpyxl.utils import get_column_letter
+
+    from test_read import insert_row
+
+    base = perfxl.render(EXAMPLE, tmp_path / "base.xlsx")
+    ws = openpyxl.load_workbook(base)[SHEET]
+    last = ws.max_row
+    free = [(r, c) for r in range(2, last + 1) for c in range(1, 10)
+            if ws.cell(r, c).value is None and not isinstance(ws.cell(r, c), MergedCell)]
+    values = _stray_values()
+    typed = st.lists(st.tuples(st.sampled_from(free), values), max_size=4, unique_by=lambda t: t[0])
+    rows = st.lists(st.tuples(st.integers(2, last), st.lists(st.tuples(st.integers(1, 9), values), min_size=1,
+                                                           max_size=3, unique_by=lambda t: t[0])), max_size=2)
+
+    @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(typed, rows)
+    def typed_anywhere(placed, inserted):
+        wb = openpyxl.load_workbook(base)
+        sheet = wb[SHEET]
+        cells = {}
+        for (r, c), value in placed:
+            sheet.cell(r, c).value = value
+            cells[(r, c)] = value
+        for idx, row_values in sorted(inserted, reverse=True):       # bottom first: indexes stay valid
+            insert_row(sheet, idx, extend=False)
+            cells = {(r + (r >= idx), c): v for (r, c), v in cells.items()}
+            for c, value in row_values:
+                if not isinstance(sheet.cell(idx, c), MergedCell):      # inside a merge nobody types
+                    sheet.cell(idx, c).value = value
+                    cells[(idx, c)] = value
+        book = tmp_path / "typed.xlsx"
+        wb.save(book)
+        result = perfxl.read(book)
+        named = {w.location for w in result.warnings} | _locations(result)
+        lost = [f"{get_column_letter(c)}{r}={v!r}" for (r, c), v in cells.items()
+                if f"{book}!{SHEET}!{get_column_letter(c)}{r}" not in named]
+        assert lost == [], lost
+
+    typed_anywhere()

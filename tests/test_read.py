@@ -487,3 +487,64 @@ def test_an_empty_field_is_located_at_its_value_cell_not_inside_the_label(tmp_pa
     book = perfxl.blank(tmp_path / "b.xlsx")
     where = perfxl.read(book).spec.projects[0].where
     assert (where["budget"].cell, where["name"].cell, where["basis"].cell) == ("G4", "B3", "B18")
+
+
+# -- the unit line as offices write it, and values written with their comparator ------------------
+def cells(**values):
+    def change(ws, wb):
+        for ref, value in values.items():
+            ws[ref] = value
+    return change
+
+
+@pytest.mark.parametrize("edits, unit, amount", [
+    ({"A2": "填报单位：（盖章）   单位：万元", "G2": None}, None, "万元"),          # both in one cell
+    ({"A2": "填报单位（盖章）：某某局     金额单位：万元", "G2": None}, "某某局", "万元"),
+    ({"A2": "填报单位：某某局", "G2": "单位：万元"}, "某某局", "万元"),            # 单位 for 金额单位
+    ({"A2": "填报单位：某某局", "G2": "金额单位：万元"}, "某某局", "万元"),
+    ({"A2": "填报单位：某某局", "G2": "单位：元"}, "某某局", "元"),
+])
+def test_the_amount_unit_is_read_wherever_the_unit_line_puts_it(book, edits, unit, amount):
+    project = perfxl.read(edit(book, cells(**edits))).spec.projects[0]
+    assert (project.unit, project.amount_unit) == (unit, amount)
+
+
+def test_a_unit_name_after_the_word_unit_is_not_an_amount_unit(book):
+    result = perfxl.read(edit(book, cells(A2="单位：某某局", G2="金额单位：万元")))
+    project = result.spec.projects[0]
+    assert project.amount_unit == "万元" and project.unit != "某某局" or any(
+        "某某局" in w.message for w in result.warnings)
+
+
+def test_a_standalone_unit_row_in_the_title_area_gives_the_amount_unit(book):
+    def change(ws, wb):
+        ws["G2"] = None
+        ws.insert_rows(2)
+        ws["A2"] = "单位：万元"
+    project = perfxl.read(edit(book, change)).spec.projects[0]
+    assert project.amount_unit == "万元"
+
+
+@pytest.mark.parametrize("typed, want", [
+    ("≥95%", ("≥", 95, "%")),
+    (">=95 %", ("≥", 95, "%")),
+    ("≤3天", ("≤", 3, "天")),
+    ("＜5", ("<", 5, None)),
+    ("＝100%", ("=", 100, "%")),            # full-width: "=100%" typed in Excel is a formula
+    ("不低于90%", ("≥", 90, "%")),
+    ("1600元/亩", (None, 1600, "元/亩")),
+])
+def test_a_value_written_with_its_comparator_and_unit_is_split_with_a_warning(book, typed, want):
+    result = perfxl.read(edit(book, cells(E11=None, F11=typed, H11=None)))
+    item = result.spec.projects[0].indicators["产出指标"]["数量指标"][0]
+    assert (item.type, item.value, item.unit) == want
+    [warning] = [w for w in result.warnings if w.location.endswith("!F11")]
+    assert typed in warning.message and "拆分" in warning.message or "按数字" in warning.message
+
+
+@pytest.mark.parametrize("type_, typed, unit", [("=", "≥95%", None), ("≥", "≥95%", "人"), ("≥", "≥很多", None)])
+def test_a_split_never_overrides_what_the_type_and_unit_cells_say(book, type_, typed, unit):
+    result = perfxl.read(edit(book, cells(E11=type_, F11=typed, H11=unit)))
+    item = result.spec.projects[0].indicators["产出指标"]["数量指标"][0]
+    assert (item.type, item.value, item.unit) == (type_, typed, unit)       # kept as typed
+    assert "P-QUANT-VALUE" in {f.rule for f in perfxl.check(result.spec)}
