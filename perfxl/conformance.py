@@ -60,7 +60,8 @@ def example_spec(template: Template) -> Spec:
         if spec.form is not None and spec.form.source == template.source:
             return spec
     fields = {c.field: c for c in template.fields()}
-    values = {"budget": 100} | {key: f"示例{cell.label or key}" for key, cell in fields.items() if key != "budget"}
+    labels = {k: c.label for k, c in template.field_labels().items()}
+    values = {key: (100 if cell.kind == "money" else f"示例{labels.get(key, key)}") for key, cell in fields.items()}
     quantitative = template.quantitative[0]
     tree = {}
     n = 0
@@ -69,8 +70,9 @@ def example_spec(template: Template) -> Spec:
         for level2 in level2s:
             n += 1
             tree[level1][level2] = [Indicator(f"示例指标{n}", quantitative, n, unit="个")]
-    project = Project(**{k: v for k, v in values.items() if k in fields}, year=2026, unit="示例单位",
-                      indicators=tree)
+    project = Project(year=2026, unit="示例单位", indicators=tree)
+    for key in fields:
+        project.set(key, values[key])
     return Spec([project], template.name, template.source, template)
 
 
@@ -103,8 +105,9 @@ def _blank_reads_empty(template: Template, book: Path) -> str:
 
     blank(book, template=template.source, rows=2)
     back = read(book, template=template.source)
-    filled = [k for p in back.spec.projects for k in ("name", "category", "budget", "period", "goal", "basis")
-              if getattr(p, k) is not None] + [i.name for p in back.spec.projects for _, _, i in p.rows()]
+    keys = [c.field for c in template.fields()]
+    filled = [k for p in back.spec.projects for k in keys
+              if p.get(k) is not None] + [i.name for p in back.spec.projects for _, _, i in p.rows()]
     if filled:
         raise AssertionError(f"空白表读回了内容：{'、'.join(map(str, filled[:5]))}")
     return f"{len(back.spec.projects)} 张空白表"

@@ -18,7 +18,7 @@ from pathlib import Path
 import yaml
 
 from .errors import Location, TemplateError
-from .model import INDICATOR_KEYS, PROJECT_KEYS
+from .model import SHARED_KEYS
 from .yamlnodes import compose_yaml, to_data
 
 FORMS_ENV = "PERFXL_FORMS"
@@ -198,6 +198,9 @@ def _merge_values(base, child, path):
 
 
 # -- the checks -----------------------------------------------------------------------------------
+KEY = re.compile(r"[a-z][a-z0-9_]{0,30}")
+RESERVED = frozenset({*SHARED_KEYS, "indicators", "template", "projects", "warnings", "extra", "where"})
+COLUMN_RESERVED = frozenset({"level1", "level2", "extra", "where"})
 COLUMN = re.compile(r"[A-Z]{1,2}")
 COLS = re.compile(r"[A-Z]{1,2}(?::[A-Z]{1,2})?")
 KINDS = ("text", "money", "long_text")
@@ -339,9 +342,9 @@ def check_geometry(form: FormData):
                         form.fail(f'cols "{cell["cols"]}" 与本行第 {taken[i] + 1} 个单元格重叠', *path, "cols")
                     taken[i] = c
                 if "field" in cell:
-                    if cell["field"] not in PROJECT_KEYS:
-                        form.fail(f'栏目 "{cell["field"]}" 未知；本版本的表样可用的栏目：{"、".join(PROJECT_KEYS)}',
-                                  *path, "field")
+                    if not KEY.fullmatch(cell["field"]) or cell["field"] in RESERVED:
+                        form.fail(f'栏目名 "{cell["field"]}" 不可用：应为小写英文字母开头的字母、数字、下划线，'
+                                  f'且不是 {"、".join(sorted(RESERVED))}', *path, "field")
                     if cell["field"] in used_fields:
                         form.fail(f'栏目 "{cell["field"]}" 出现了两次', *path, "field")
                     used_fields[cell["field"]] = path
@@ -361,9 +364,9 @@ def check_geometry(form: FormData):
         form.fail("indicators.columns 应以 level1（一级）、level2（二级）开头，并有 name（三级指标）和 type（指标值类型）",
                   "indicators", "columns")
     for i, key in enumerate(keys[2:], 2):
-        if key not in INDICATOR_KEYS:
-            form.fail(f'指标列 "{key}" 未知；本版本的表样可用的指标列：{"、".join(INDICATOR_KEYS)}',
-                      "indicators", "columns", i, "key")
+        if not KEY.fullmatch(key) or key in COLUMN_RESERVED:
+            form.fail(f'指标列名 "{key}" 不可用：应为小写英文字母开头的字母、数字、下划线，且不是 '
+                      f'{"、".join(sorted(COLUMN_RESERVED))}', "indicators", "columns", i, "key")
     if _col(block["label_col"]) in cols:
         form.fail("label_col 与指标列重叠", "indicators", "label_col")
     for key in ("mark_col", "count_col"):

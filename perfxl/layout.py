@@ -155,7 +155,7 @@ class _Planner:
                     self.put(cell.first, cell.label, "label", last_col=cell.last)
                     self.grow(self.row, cell.label, cell.first, cell.last)
                     continue
-                value = getattr(self.p, cell.field)
+                value = self.p.get(cell.field)
                 style = {"money": "money", "long_text": "long_text"}.get(cell.kind, "field")
                 self.put(cell.first, value, style, last_col=cell.last)
                 self.plan.input_cells.append((self.row, cell.first))
@@ -186,7 +186,7 @@ class _Planner:
                     "center" if column.key in ("type", "value", "unit") else "field")
                 self.put(column.col, value, style)
                 self.plan.input_cells.append((self.row, column.col))
-                if column.key in ("name", "content", "note"):
+                if column.key not in ("type", "value", "unit"):
                     self.grow(self.row, value, column.col, column.col)
             self.plan.type_cells.append((self.row, t.col["type"]))
             self.plan.heights.setdefault(self.row, 22)

@@ -2,6 +2,8 @@
 
 Parsing, reading and checking produce and consume these; nothing here knows about files.
 Locations (YAML line or sheet!cell) ride along for messages but never take part in equality.
+A form may declare fields and indicator columns beyond the common ones: their values live in
+`extra`, and `get`/`set` reach every field by its key alike.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ Value = Number | str | None
 INDICATOR_KEYS = ("name", "type", "value", "content", "unit", "note")
 PROJECT_KEYS = ("name", "category", "budget", "period", "goal", "basis")
 SHARED_KEYS = ("year", "unit", "amount_unit")
+OWN_KEYS = PROJECT_KEYS + SHARED_KEYS
 
 
 @dataclass
@@ -27,7 +30,19 @@ class Indicator:
     content: str | None = None
     unit: str | None = None
     note: str | None = None
+    extra: dict[str, Value] = field(default_factory=dict)    # the form's other columns
     where: dict[str, Location] = field(default_factory=dict, compare=False, repr=False)
+
+    def get(self, key: str) -> Value:
+        return getattr(self, key) if key in INDICATOR_KEYS else self.extra.get(key)
+
+    def set(self, key: str, value: Value) -> None:
+        if key in INDICATOR_KEYS:
+            setattr(self, key, value)
+        elif value is None:
+            self.extra.pop(key, None)
+        else:
+            self.extra[key] = value
 
     def to_dict(self) -> dict:
         out: dict = {"name": self.name}
@@ -35,6 +50,7 @@ class Indicator:
             value = getattr(self, key)
             if value is not None and value != "":
                 out[key] = value
+        out.update((k, v) for k, v in self.extra.items() if v is not None and v != "")
         return out
 
 
@@ -56,7 +72,19 @@ class Project:
     unit: str | None = None
     amount_unit: str = "元"
     indicators: IndicatorTree = field(default_factory=dict)
+    extra: dict[str, Value] = field(default_factory=dict)    # the form's other fields
     where: dict[str, Location] = field(default_factory=dict, compare=False, repr=False)
+
+    def get(self, key: str) -> Value:
+        return getattr(self, key) if key in OWN_KEYS else self.extra.get(key)
+
+    def set(self, key: str, value: Value) -> None:
+        if key in OWN_KEYS:
+            setattr(self, key, value)
+        elif value is None:
+            self.extra.pop(key, None)
+        else:
+            self.extra[key] = value
 
     def rows(self):
         """Yield (level1, level2, indicator) for every 三级 row, in order."""
@@ -71,6 +99,7 @@ class Project:
             value = getattr(self, key)
             if value is not None:
                 out[key] = value
+        out.update((k, v) for k, v in self.extra.items() if v is not None)
         out["indicators"] = {
             l1: {l2: [i.to_dict() for i in items] for l2, items in groups.items()}
             for l1, groups in self.indicators.items()

@@ -144,6 +144,7 @@ class _Labels:
             for text in (column.label, *column.aliases):
                 self.roles.setdefault(label_key(text), ("column", column.key))
         self.kinds = {c.field: c.kind for c in form.fields()}
+        self.field_names = {k: c.label for k, c in form.field_labels().items()}
         # where a field's value sits after its label in the template (past the label's merge)
         self.value_offsets = {c.field: c.first - form.field_labels()[c.field].first for c in form.fields()}
         self.header_fields = {c.field for row in form.header for c in row if c.field}
@@ -631,26 +632,28 @@ class _Sheet:
             col += 1
         raw = self.usable(row[col], r, col) if col < end else ""
         table.cells[name] = (r, col if col < end else min(c + self.labels.value_offsets.get(name, 1), end - 1))
-        if name == "budget":
-            project.budget = self.budget(raw, r, col)
+        kind = self.labels.kinds.get(name)
+        if kind == "money":
+            project.set(name, self.money(raw, r, col, self.labels.field_names.get(name, name)))
         else:
-            setattr(project, name, self.text(raw, r, col, single=self.labels.kinds.get(name) != "long_text"))
+            project.set(name, self.text(raw, r, col, single=kind != "long_text"))
         return col
 
-    def budget(self, raw, r: int, c: int):
+    def money(self, raw, r: int, c: int, label: str):
+        """A money field: a number; numeric text as its number (with a warning); else not read."""
         if raw == "":
             return None
         if raw.__class__ in (int, float):
             if not is_finite_number(raw):
-                self.warn(r, c, f"年度本级预算金额是无效的数字（{raw}），未读入")
+                self.warn(r, c, f"{label}是无效的数字（{raw}），未读入")
                 return None
             return normalise_number(raw)
         text = self.text(raw, r, c, single=True) or ""
         number = parse_number(text)
         if number is None:
-            self.warn(r, c, f"年度本级预算金额「{short(text)}」不是数字，未读入")
+            self.warn(r, c, f"{label}「{short(text)}」不是数字，未读入")
         else:
-            self.warn(r, c, f"年度本级预算金额是文本「{short(text)}」，按数字 {number} 读取")
+            self.warn(r, c, f"{label}是文本「{short(text)}」，按数字 {number} 读取")
         return number
 
     # -- cell values --------------------------------------------------------------------------
@@ -731,12 +734,17 @@ class _Groups:
         self.table = table
         self.form = sheet.form
         self.cols = header.cols
-        self.keys = tuple(k for k in INDICATOR_KEYS if k in header.cols)
+        common = tuple(k for k in INDICATOR_KEYS if k in header.cols)
+        # the form's other columns (指标解释, 评(扣)分标准 …), read as text, after the common ones
+        self.extra_keys = tuple(c.key for c in self.form.columns[2:]
+                                if c.key not in INDICATOR_KEYS and c.key in header.cols)
+        self.keys = common + self.extra_keys
+        self.n_common = len(common)
         self.dcols = tuple(header.cols[k] for k in self.keys)
         self.row_cols = dict(zip(self.keys, self.dcols))
         self.full_cols = tuple(header.cols.get(k) for k in INDICATOR_KEYS)
-        self.index = tuple(self.keys.index(k) if k in self.keys else None for k in INDICATOR_KEYS)
-        self.missing = len(self.keys) < len(INDICATOR_KEYS)
+        self.index = tuple(common.index(k) if k in common else None for k in INDICATOR_KEYS)
+        self.missing = len(common) < len(INDICATOR_KEYS)
         self.blank = ("",) * len(self.keys)
         self.level1: str | None = None
         self.level2: str | None = None
@@ -760,9 +768,15 @@ class _Groups:
             self.level2 = ""
             if "level2" in cols:
                 self.sheet.warn(r, cols["level2"], "指标行没有二级指标，归入空白的二级指标")
+        extra = values[self.n_common:]
+        values = values[:self.n_common]
         if self.missing:
             values = tuple([values[i] if i is not None else "" for i in self.index])
-        self.group(r).append(self.indicator(r, values))
+        item = self.indicator(r, values)
+        for key, raw in zip(self.extra_keys, extra):
+            if raw != "":
+                item.set(key, self.sheet.text(raw, r, self.row_cols[key], False))
+        self.group(r).append(item)
 
     def under_level1(self, r: int):
         """A row with nothing above it in the 一级 column goes under an empty 一级, with a warning."""
@@ -840,7 +854,7 @@ class _Groups:
         op = self.sheet.labels.value_type(compared.group("op")) if compared else None
         if op is not None and self.form.is_quantitative(op):
             self.compared(item, text, op, compared.group("rest"), r, c)
-        elif self.form.is_quantitative(item.type) or item.type is None:
+        elif self.form.is_quantitative(item.type):
             self.glued(item, text, r, c)
 
     def compared(self, item: Indicator, text: str, op: str, rest: str, r: int, c: int):

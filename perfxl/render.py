@@ -105,15 +105,15 @@ def check_cells(project: Project, source: str | None = None) -> None:
         elif isinstance(value, float) and not is_finite_number(value):
             refuse(f"是无效的数字（{value}）", where, what)
 
-    for key in ("name", "category", "budget", "period", "goal", "basis", "unit", "year"):
-        check(getattr(project, key), project.where.get(key), key)
+    for key in ("name", "category", "budget", "period", "goal", "basis", "unit", "year", *project.extra):
+        check(project.get(key), project.where.get(key), key)
     for level1, groups in project.indicators.items():
         check(level1, project.where.get(f"l1:{level1}"), "一级指标")
         for level2 in groups:
             check(level2, project.where.get(f"l2:{level1}/{level2}"), "二级指标")
     for _, _, item in project.rows():
-        for key in ("name", "type", "value", "content", "unit", "note"):
-            check(getattr(item, key), item.where.get(key) or item.where.get("name"), f"指标「{item.name}」的 {key}")
+        for key in ("name", "type", "value", "content", "unit", "note", *item.extra):
+            check(item.get(key), item.where.get(key) or item.where.get("name"), f"指标「{item.name}」的 {key}")
 
 
 def blank(out: str | os.PathLike, *, projects: int = 1, rows: int = 1, protect: bool = False,

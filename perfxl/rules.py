@@ -101,14 +101,17 @@ class Problem:
 
 
 def row_env(indicator: Indicator | None) -> dict:
+    """An indicator row's values by column key: what row rules see."""
     if indicator is None:
         return {}
-    return {k: getattr(indicator, k) for k in ("name", "type", "value", "content", "unit", "note")}
+    out = {k: getattr(indicator, k) for k in ("name", "type", "value", "content", "unit", "note")}
+    out.update(indicator.extra)
+    return out
 
 
 def field_env(project: Project, template: Template) -> dict:
     """Every header and footer field of a project, by key: what field rules see."""
-    return {cell.field: getattr(project, cell.field) for cell in template.fields()}
+    return {cell.field: project.get(cell.field) for cell in template.fields()}
 
 
 # -- built-ins: what no formula can express, parametrised by the form file ----------------------
@@ -132,7 +135,7 @@ def unique_values(project: Project, template: Template, params: Mapping) -> Iter
     label = _column_label(template, column)
     seen: dict[str, str] = {}
     for level1, level2, item in project.rows():
-        text = getattr(item, column)
+        text = item.get(column)
         key = label_key(text if text is not None else "")
         if not key:
             continue
@@ -166,7 +169,7 @@ def known_groups(project: Project, template: Template, params: Mapping) -> Itera
 def required_row(project: Project, template: Template, params: Mapping) -> Iterable[Problem]:
     """A row every table should carry (its column's text equal to `value`, spaces trimmed)."""
     column, value = params["column"], params["value"]
-    if not any(re.sub(" +", " ", str(getattr(item, column) or "").strip(" ")) == value
+    if not any(re.sub(" +", " ", str(item.get(column) or "").strip(" ")) == value
                for _, _, item in project.rows()):
         level1, level2 = params["group"]
         yield Problem(f"本表没有「{value}」指标；请在 {level1} › {level2} 下加一行：{params['row']}。",
@@ -211,7 +214,7 @@ def _show(amount_yuan: float, amount_unit: str) -> str:
 def money_sum(project: Project, template: Template, params: Mapping) -> Iterable[Problem]:
     """The amounts named in a text field (支出测算依据) should add up to (or state) a money field."""
     text_key, total_key = params["text"], params["total"]
-    text, total = getattr(project, text_key), getattr(project, total_key)
+    text, total = project.get(text_key), project.get(total_key)
     if not text or isinstance(total, bool) or not isinstance(total, (int, float)) or total <= 0:
         return
     unit = project.amount_unit if project.amount_unit in SCALE else "元"

@@ -32,6 +32,13 @@ def _form_keys(template: Template) -> tuple[list[str], list[str]]:
     return [c.field for c in template.fields()], [c.key for c in template.columns[2:]]
 
 
+@functools.lru_cache(maxsize=16)
+def _form_kinds(template: Template) -> tuple[dict[str, str], dict[str, str]]:
+    """Each field's kind (text, money, long_text) and label."""
+    labels = {k: c.label for k, c in template.field_labels().items()}
+    return {c.field: c.kind for c in template.fields()}, labels
+
+
 def load_spec(path: str | os.PathLike) -> Spec:
     """Read and validate a spec file. Raises SpecError naming file:line:col."""
     path = os.fspath(path)
@@ -238,7 +245,7 @@ class _SpecParser:
 
     def project(self, node: yaml.Node, defaults: dict, index: int) -> Project:
         items = {k: (kn, vn) for k, kn, vn in self.mapping(node, f"第 {index} 个项目")}
-        allowed = set(PROJECT_KEYS) | set(SHARED_KEYS) | {"indicators"}
+        allowed = set(PROJECT_KEYS) | set(SHARED_KEYS) | {"indicators"} | set(self.form_fields)
         for key, (key_node, _) in items.items():
             if key not in allowed:
                 self.fail(key_node, f'项目中未知的键 "{key}"；可用：{", ".join(sorted(allowed))}')
@@ -251,12 +258,13 @@ class _SpecParser:
         shared.update(own)
         project = Project(**shared)
         project.where = where
-        for key in PROJECT_KEYS:
+        kinds, labels = _form_kinds(self.template)
+        for key in (*PROJECT_KEYS, *(k for k in self.form_fields if k not in PROJECT_KEYS)):
             if key in items:
                 value_node = items[key][1]
-                value = (self.number(value_node, "budget（年度本级预算金额）") if key == "budget"
+                value = (self.number(value_node, f"{key}（{labels[key]}）") if kinds.get(key) == "money"
                          else self.text(value_node, key))
-                setattr(project, key, value)
+                project.set(key, value)
                 where[key] = self.where(value_node)
         tree_node = items.get("indicators", (None, None))[1]
         project.indicators = self.indicators(tree_node, project)
@@ -286,8 +294,8 @@ class _SpecParser:
             return Indicator(name, where={"name": self.where(node)})
         fields = {k: (kn, vn) for k, kn, vn in self.mapping(node, "三级指标")}
         for key, (key_node, _) in fields.items():
-            if key not in INDICATOR_KEYS:
-                self.fail(key_node, f'指标中未知的键 "{key}"；可用：{", ".join(INDICATOR_KEYS)}')
+            if key not in INDICATOR_KEYS and key not in self.form_columns:
+                self.fail(key_node, f'指标中未知的键 "{key}"；可用：{", ".join(self.form_columns)}')
             if key not in self.form_columns:
                 self.fail(key_node, f'表样「{self.template.name}」没有指标列 "{key}"，它不会出现在表中；'
                                     f'可用：{", ".join(self.form_columns)}')
@@ -295,9 +303,9 @@ class _SpecParser:
             self.fail(node, "指标缺少 name（三级指标名称）")
         where = {"name": self.where(node)}
         indicator = Indicator(self.text(fields["name"][1], "name（三级指标）", required=True))
-        for key in ("content", "unit", "note"):
+        for key in ("content", "unit", "note", *(k for k in self.form_columns if k not in INDICATOR_KEYS)):
             if key in fields:
-                setattr(indicator, key, self.text(fields[key][1], key))
+                indicator.set(key, self.text(fields[key][1], key))
                 where[key] = self.where(fields[key][1])
         if "type" in fields:
             type_node = fields["type"][1]

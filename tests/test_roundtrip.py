@@ -31,6 +31,15 @@ def long_text():
     return st.one_of(piece, piece.map(lambda t: t * 8)).map(str.strip).filter(bool)
 
 
+def splits(text: str) -> bool:
+    """A value the reader splits into 指标值类型, 指标值 and 度量单位 when no type is given."""
+    import unicodedata
+
+    from perfxl.reader import COMPARED
+    match = COMPARED.fullmatch(unicodedata.normalize("NFKC", text))
+    return bool(match) and TEMPLATE.is_quantitative(TEMPLATE.normalise_type(match.group("op")))
+
+
 def maybe(strategy):
     return st.one_of(st.none(), strategy)
 
@@ -54,8 +63,9 @@ def indicators(draw):
         value = draw(maybe(NUMBERS))
     elif value_type == TEMPLATE.qualitative:
         value = draw(maybe(st.one_of(TEXT_VALUE, NUMBERS)))
-    else:   # no type: numeric text would be read as the number it says
-        value = draw(maybe(st.one_of(TEXT_VALUE.filter(lambda t: parse_number(t) is None), NUMBERS)))
+    else:   # no type: numeric text is read as the number it says, '≥95%' as type, value and unit
+        value = draw(maybe(st.one_of(TEXT_VALUE.filter(lambda t: parse_number(t) is None and not splits(t)),
+                                     NUMBERS)))
     return Indicator(
         name=draw(st.one_of(line(), FORMULA_LIKE)),
         type=value_type,

@@ -1,0 +1,76 @@
+"""The conformance suite over every shipped form, and the shipped forms' own promises."""
+from __future__ import annotations
+
+import openpyxl
+import pytest
+
+import perfxl
+from perfxl.conformance import conformance
+from perfxl.formfile import shipped_dir
+from perfxl.template import load_template
+
+from conftest import ROOT
+
+SHIPPED = sorted(p.stem for p in shipped_dir().glob("*.yaml"))
+EXAMPLES = {"project-expenditure": ROOT / "specs" / "example.yaml",
+            "project-declaration": ROOT / "specs" / "declaration.yaml"}
+
+
+def test_every_shipped_form_has_an_example_spec():
+    assert sorted(EXAMPLES) == SHIPPED
+    for form, path in EXAMPLES.items():
+        assert perfxl.load_spec(path).template == form
+
+
+@pytest.mark.parametrize("form", SHIPPED)
+def test_every_shipped_form_passes_the_conformance_suite(form, libreoffice):
+    outcomes = conformance(form)
+    assert [o.name for o in outcomes if not o.passed] == [], [str(o) for o in outcomes]
+    assert len(outcomes) == 5                   # valid, round trip, blank, plan == check, LibreOffice
+
+
+@pytest.mark.parametrize("form", SHIPPED)
+def test_a_shipped_example_reads_back_also_after_libreoffice_resaves_it(form, tmp_path, libreoffice):
+    spec = perfxl.load_spec(EXAMPLES[form])
+    book = perfxl.render(spec, tmp_path / f"{form}.xlsx")
+    for fmt in ("xlsx", "xls", "ods"):
+        resaved = libreoffice.convert(book, fmt, tmp_path / fmt)
+        result = perfxl.read(resaved)
+        assert result.spec.template == form, fmt
+        assert result.spec.projects == spec.projects, fmt
+        # .xls keeps no percent formats: perfxl says so for values ≤ 1 with unit %, nothing else
+        assert [w.message for w in result.warnings if "百分比" not in w.message] == [], fmt
+
+
+def test_the_declaration_checks_the_fund_split_live_and_in_perfxl_check(tmp_path, libreoffice):
+    """资金总额 = 财政拨款 + 其他资金: typed wrong into the workbook, both the recalculated live
+    check and perfxl check of the returned file say so."""
+    spec = perfxl.load_spec(EXAMPLES["project-declaration"])
+    assert perfxl.check(spec) == []
+    book = perfxl.render(spec, tmp_path / "d.xlsx")
+    form = load_template("project-declaration")
+    wb = openpyxl.load_workbook(book)
+    ws = wb.worksheets[0]
+    fiscal = next(c for row in ws.iter_rows() for c in row if c.value == 1500)
+    fiscal.value = 1400                                     # 1400 + 100 ≠ 1600
+    wb.save(tmp_path / "edited.xlsx")
+    recalculated = libreoffice.convert(tmp_path / "edited.xlsx", "xlsx", tmp_path / "lo")
+    ws = openpyxl.load_workbook(recalculated, data_only=True).worksheets[0]
+    mark = ws.cell(fiscal.row, form.mark_col + 1).value
+    assert "财政拨款与其他资金之和应等于年度资金总额" in mark
+    assert ws.cell(1, form.mark_col + 1).value == "本表 1 处问题"
+    findings = perfxl.check(recalculated)
+    assert [(f.rule, f.location.rsplit("!", 1)[1]) for f in findings] == [("D-FUND-SUM", fiscal.coordinate)]
+
+
+def test_text_in_a_money_cell_fires_the_sum_check_in_both_back_ends(tmp_path, libreoffice):
+    spec = perfxl.load_spec(EXAMPLES["project-declaration"])
+    spec.projects[0].fiscal = None
+    spec.projects[0].extra["fiscal"] = "一千五百"           # what a clerk may type
+    from perfxl.layout import plan_table
+
+    form = load_template("project-declaration")
+    plan = plan_table(form, spec.projects[0])
+    marks = [c for c in plan.cells if c.style == "mark" and "IFERROR(" in (c.formula or "")]
+    assert marks and "财政拨款与其他资金之和" in marks[0].value
+    assert "D-FUND-SUM" in {f.rule for f in perfxl.check(spec)}
