@@ -44,6 +44,7 @@ def conformance(form: str | Template, *, office: bool = True) -> list[Outcome]:
         out.append(_step("示例生成后读回一致", lambda: _round_trip(spec, template, book)))
         out.append(_step("空白表读回为空", lambda: _blank_reads_empty(template, Path(tmp) / "blank.xlsx")))
         out.append(_step("工作簿中的检查结果与 perfxl check 一致", lambda: _plan_is_check(spec, template, book)))
+        out.append(_step("能与其他表样区分", lambda: _told_apart(template, book)))
         if office and shutil.which("soffice") and book.exists():
             out.append(_step("LibreOffice 重算后的检查结果与 perfxl check 一致",
                              lambda: _office_is_check(spec, template, book, Path(tmp))))
@@ -111,6 +112,32 @@ def _blank_reads_empty(template: Template, book: Path) -> str:
     if filled:
         raise AssertionError(f"空白表读回了内容：{'、'.join(map(str, filled[:5]))}")
     return f"{len(back.spec.projects)} 张空白表"
+
+
+def _told_apart(template: Template, book: Path) -> str:
+    """Without its tag (a workbook re-typed, or of a form without a version), the rendered example
+    must still score best for this form among every form that can be used."""
+    from .formfile import available
+    from .recognise import score
+    from .workbook import open_book
+
+    opened = open_book(book)
+    sheets = [(s.name, s.hidden, opened.rows(s.name)) for s in opened.sheets()]
+    forms = [template]
+    for name, path in available().items():
+        if Path(path).resolve() != Path(template.source).resolve():
+            try:
+                forms.append(load_template(name))
+            except PerfxlError:
+                continue
+    ranked = score(forms, sheets)
+    if len(ranked) > 1 and ranked[1][0] >= ranked[0][0] or ranked[0][1] is not template:
+        rival = next(f for _, f in ranked if f is not template)
+        if template.version:
+            return f"标签与表样「{rival.name}」相同，靠工作簿中的表样标记区分"
+        raise AssertionError(f"标签和标题与表样「{rival.name}」无法区分；请改动标题或标签，或给出 version"
+                             "（工作簿会带上表样标记）")
+    return f"比较了 {len(forms)} 个表样"
 
 
 def _live_findings(spec: Spec, template: Template) -> list[int]:

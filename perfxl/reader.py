@@ -35,6 +35,9 @@ from .values import is_finite_number, normalise_number, parse_number
 from .workbook import Extras, open_book
 
 GLUED = re.compile(r"(?P<number>[+-]?[\d,.]+)\s*(?P<unit>[^\d\s.,+-][^\d]{0,7})")
+STARS = "★☆"          # core indicators marked in front of their names (★★★ in some forms)
+# a year on its own line under a title: '（2022年度）', '(2022年)', '2022年度'
+YEAR_LINE = re.compile(r"\s*\(?\s*(?P<year>(?:19|20)\d\d)\s*年度?\s*\)?\s*")
 # a comparator written into the value: '≥95%', '>=95 %', '不低于90%' (NFKC: '＜' is '<')
 COMPARED = re.compile(r"\s*(?P<op>[^\d\s+\-.,]{1,4}?)\s*(?P<rest>[+-]?\d.*?)\s*", re.S)
 
@@ -299,6 +302,7 @@ class _Table:
     title: tuple[int, int, tuple] | None = None        # (row, col, role)
     unit: tuple[int, int, tuple] | None = None
     amount: tuple[int, int, str | None] | None = None
+    year_line: tuple[int, int, str] | None = None       # '（2022年度）' on its own row under the title
     field_rows: list[tuple[int, list]] = field(default_factory=list)   # (row, [(col, field)])
     fields: set[str] = field(default_factory=set)
     header: _Header | None = None
@@ -368,8 +372,15 @@ class _Sheet:
                     r = self.block(table, header)
                     table.reach(r - 1)
                     continue
-            elif kind is None and table.amount is None and not table.started:
-                self.amount_cell(table, r, col, ("unit", None, None))   # '单位：万元' after other text
+            elif kind is None and not table.started:
+                value = self.rows[r][col]
+                year = YEAR_LINE.fullmatch(unicodedata.normalize("NFKC", value)) if value.__class__ is str else None
+                if year and table.title is not None and not (table.title[2][1] or "").strip() \
+                        and table.year_line is None:
+                    table.year_line = (r, col, year.group("year"))          # the title's year, a line below
+                    table.reach(r)
+                elif table.amount is None:
+                    self.amount_cell(table, r, col, ("unit", None, None))   # '单位：万元' after other text
             r += 1
         self.finish(table)
         if self.extras.hidden_rows or self.extras.hidden_cols:
@@ -593,6 +604,10 @@ class _Sheet:
             year = "" if year == self.form.blank_year else year
             project.year = int(year) if year.isdigit() else (year or None)
             cells["year"] = cells["project"] = (r, c)
+            if table.year_line is not None:
+                yr, yc, year = table.year_line
+                project.year = int(year)
+                cells["year"] = (yr, yc)
             if role[2] is not None:
                 self.warn(r, c, f"标题「{short(role[2])}」与模板不同，年度按 {project.year} 读取")
         else:
@@ -805,6 +820,9 @@ class _Groups:
             content=text(content, r, cc, False) if content != "" else None,
             unit=text(unit, r, cu, True) if unit != "" else None,
             note=text(note, r, co, False) if note != "" else None)
+        if item.name and item.name[0] in STARS and item.name.lstrip(STARS + " "):
+            marked, item.name = item.name, item.name.lstrip(STARS + " ")
+            self.sheet.warn(r, cn, f"三级指标「{short(marked)}」前的 ★ 是核心指标的标记，名称按「{short(item.name)}」读取")
         if value_type != "":
             item.type = self.value_type(value_type, r, ct)
         if value != "":

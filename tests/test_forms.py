@@ -250,3 +250,15 @@ def test_forms_check_runs_the_conformance_suite(tmp_path):
     assert done.returncode == 1, done.stdout + done.stderr
     assert '未通过：示例规格可以载入' in done.stdout and 'nonote.example.yaml:5:' in done.stdout
     assert '没有指标列 "note"' in done.stdout and "missing.yaml: 未通过：表样文件有效" in done.stdout
+
+
+def test_forms_check_says_when_a_form_cannot_be_told_from_another(tmp_path):
+    form_file(tmp_path, "extends: project-expenditure\n", "twin")          # same labels, same title
+    form_file(tmp_path, 'extends: project-expenditure\nversion: "1"\n', "tagged-twin")
+    done = subprocess.run([sys.executable, "-m", "perfxl", "forms", "check", "--no-office",
+                           str(tmp_path / "twin.yaml"), str(tmp_path / "tagged-twin.yaml")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1
+    assert "twin.yaml: 未通过：能与其他表样区分（标签和标题与表样「project-expenditure」无法区分" in done.stdout
+    assert "tagged-twin.yaml: 通过：能与其他表样区分（标签与表样「project-expenditure」相同，靠工作簿中的表样标记区分）" \
+        in done.stdout

@@ -551,3 +551,20 @@ def test_a_split_never_overrides_what_the_type_and_unit_cells_say(book, type_, t
     item = result.spec.projects[0].indicators["产出指标"]["数量指标"][0]
     assert (item.type, item.value, item.unit) == (type_, typed, unit)       # kept as typed
     assert "P-QUANT-VALUE" in {f.rule for f in perfxl.check(result.spec)}
+
+
+def test_a_year_on_its_own_line_under_a_title_in_other_words(book):
+    def change(ws, wb):
+        ws["A1"] = "项目支出绩效目标表"
+        insert_row(ws, 2, extend=False)
+        ws["A2"] = "（2022年度）"
+    result = perfxl.read(edit(book, change))
+    assert result.spec.projects[0].year == 2022
+    assert not [w for w in result.warnings if "未识别" in w.message]
+
+
+def test_a_star_marked_core_indicator_keeps_its_name_with_a_warning(book):
+    result = perfxl.read(edit(book, cells(D11="★★补缴社保、医保人员")))
+    item = result.spec.projects[0].indicators["产出指标"]["数量指标"][0]
+    assert item.name == "补缴社保、医保人员"
+    assert any(w.location.endswith("!D11") and "核心指标" in w.message for w in result.warnings)
