@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from .layout import indicator_rows
-from .model import Indicator, Project, Spec
+from .model import Indicator, Project, Spec, block_prefix
 from .rules import (ERROR, WARNING, Finding, Rule, field_env, field_outcomes, group_outcomes,
                     row_outcomes)
 from .template import Template, form_of
@@ -60,7 +60,8 @@ def check_project(project: Project, template: Template, source: str | None = Non
     """One table: header fields, the indicator block row by row, footer fields, then Python rules."""
     env = field_env(project, template)
     out = _field_findings(project, template, template.header, env, source)
-    out += _block_findings(project, template, source)
+    for block, _ in template.blocks():
+        out += _block_findings(project, template, source, block)
     out += _field_findings(project, template, template.footer, env, source)
     for rule in template.rules:
         if rule.scope == "record":
@@ -81,9 +82,10 @@ def _field_findings(project: Project, template: Template, rows, env, source) -> 
     return out
 
 
-def _block_findings(project: Project, template: Template, source) -> list[Finding]:
+def _block_findings(project: Project, template: Template, source, block: str) -> list[Finding]:
     """Row findings in row order; a group finding after those of its first row (as the marks)."""
-    rows = indicator_rows(project, template)
+    rows = indicator_rows(project, template, block=block)
+    prefix = block_prefix(block)
     groups: dict[int, list] = {}
     for g in group_outcomes(template, rows):
         groups.setdefault(g.first, []).append(g)
@@ -91,32 +93,34 @@ def _block_findings(project: Project, template: Template, source) -> list[Findin
     for i, (level1, level2, item) in enumerate(rows):
         for o in row_outcomes(template, level1, item):
             if o.fired:
-                out.append(_finding(o.rule, o.message, project, source, level1, level2, item, o.rule.blame))
+                out.append(_finding(o.rule, o.message, project, source, level1, level2, item, o.rule.blame,
+                                    prefix))
         for g in groups.get(i, ()):
             if g.fired:
-                out.append(_finding(g.rule, g.message, project, source, g.level1))
+                out.append(_finding(g.rule, g.message, project, source, g.level1, prefix=prefix))
     return out
 
 
 def _finding(rule: Rule, message: str, project: Project, source: str | None, level1: str | None = None,
-             level2: str | None = None, indicator: Indicator | None = None, keys=()) -> Finding:
-    where = locate(project, level1 or None, level2 or None, indicator, keys)
+             level2: str | None = None, indicator: Indicator | None = None, keys=(), prefix: str = "") -> Finding:
+    where = locate(project, level1 or None, level2 or None, indicator, keys, prefix)
     return Finding(rule.id, rule.severity, message, project.name, level1 or None, level2 or None,
                    indicator.name if indicator is not None else None,
                    str(where) if where is not None else source)
 
 
 def locate(project: Project, level1: str | None, level2: str | None, indicator: Indicator | None,
-           keys=()):
-    """The blamed field's location, else the indicator's, its 二级's, its 一级's, the project's."""
+           keys=(), prefix: str = ""):
+    """The blamed field's location, else the indicator's, its 二级's, its 一级's, the project's
+    (prefix: a further block's where-keys, spec.block_prefix)."""
     if indicator is not None:
         places = [indicator.where.get(k) for k in (*keys, "name")]
     else:
         places = [project.where.get(k) for k in keys]
     if level1 and level2:
-        places.append(project.where.get(f"l2:{level1}/{level2}"))
+        places.append(project.where.get(f"{prefix}l2:{level1}/{level2}"))
     if level1:
-        places.append(project.where.get(f"l1:{level1}"))
+        places.append(project.where.get(f"{prefix}l1:{level1}"))
     places.append(project.where.get("project"))
     return next((p for p in places if p is not None), None)
 

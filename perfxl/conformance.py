@@ -64,14 +64,19 @@ def example_spec(template: Template) -> Spec:
     labels = {k: c.label for k, c in template.field_labels().items()}
     values = {key: (100 if cell.kind == "money" else f"示例{labels.get(key, key)}") for key, cell in fields.items()}
     quantitative = template.quantitative[0]
-    tree = {}
     n = 0
-    for level1, level2s in template.skeleton.items():
-        tree[level1] = {}
-        for level2 in level2s:
-            n += 1
-            tree[level1][level2] = [Indicator(f"示例指标{n}", quantitative, n, unit="个")]
-    project = Project(year=2026, unit="示例单位", indicators=tree)
+
+    def tree():
+        nonlocal n
+        out = {}
+        for level1, level2s in template.skeleton.items():
+            out[level1] = {}
+            for level2 in level2s:
+                n += 1
+                out[level1][level2] = [Indicator(f"示例指标{n}", quantitative, n, unit="个")]
+        return out
+    project = Project(year=2026, unit="示例单位", indicators=tree(),
+                      blocks={b.key: tree() for b in template.more_blocks})
     for key in fields:
         project.set(key, values[key])
     return Spec([project], template.name, template.source, template)
@@ -97,7 +102,8 @@ def _round_trip(spec: Spec, template: Template, book: Path) -> str:
         first = next(i for i, (a, b) in enumerate(zip(back.spec.projects, spec.projects)) if a != b) \
             if len(back.spec.projects) == len(spec.projects) else None
         raise AssertionError(f"读回的内容与示例不同（第 {first + 1 if first is not None else '?'} 张表）")
-    return f"{len(spec.projects)} 张表，{sum(1 for p in spec.projects for _ in p.rows())} 个指标"
+    count = sum(1 for p in spec.projects for block, _ in template.blocks() for _ in p.rows(block))
+    return f"{len(spec.projects)} 张表，{count} 个指标"
 
 
 def _blank_reads_empty(template: Template, book: Path) -> str:
@@ -108,7 +114,8 @@ def _blank_reads_empty(template: Template, book: Path) -> str:
     back = read(book, template=template.source)
     keys = [c.field for c in template.fields()]
     filled = [k for p in back.spec.projects for k in keys
-              if p.get(k) is not None] + [i.name for p in back.spec.projects for _, _, i in p.rows()]
+              if p.get(k) is not None] + [i.name for p in back.spec.projects for block, _ in template.blocks()
+                                          for _, _, i in p.rows(block)]
     if filled:
         raise AssertionError(f"空白表读回了内容：{'、'.join(map(str, filled[:5]))}")
     return f"{len(back.spec.projects)} 张空白表"
@@ -191,7 +198,9 @@ def _broken(spec: Spec) -> Spec:
 
     broken = Spec(copy.deepcopy(spec.projects), spec.template, spec.source, spec.form)
     for project in broken.projects:
-        for i, (_, _, item) in enumerate(project.rows()):
+        rows = [row for block, _ in spec.form.blocks() for row in project.rows(block)] if spec.form else list(
+            project.rows())
+        for i, (_, _, item) in enumerate(rows):
             if i % 2 == 0:
                 item.value = None
             else:

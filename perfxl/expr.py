@@ -91,30 +91,6 @@ class Expr:
     def excel(self, refs: Refs) -> str:
         raise NotImplementedError
 
-    # operators build comparisons, so rules read like formulas
-    def __eq__(self, other):  # type: ignore[override]
-        return Compare("=", self, lit(other))
-
-    def __ne__(self, other):  # type: ignore[override]
-        return Compare("<>", self, lit(other))
-
-    def __lt__(self, other):
-        return Compare("<", self, lit(other))
-
-    def __le__(self, other):
-        return Compare("<=", self, lit(other))
-
-    def __gt__(self, other):
-        return Compare(">", self, lit(other))
-
-    def __ge__(self, other):
-        return Compare(">=", self, lit(other))
-
-    __hash__ = object.__hash__
-
-
-def lit(value) -> Expr:
-    return value if isinstance(value, Expr) else Lit(value)
 
 
 @dataclass(eq=False)
@@ -173,32 +149,6 @@ class IsNumber(Expr):
 
     def excel(self, refs):
         return f"ISNUMBER({self.arg.excel(refs)})"
-
-
-@dataclass(eq=False)
-class IsFilled(Expr):
-    """The cell holds something other than spaces."""
-
-    arg: Expr
-
-    def evaluate(self, env):
-        return Trim(self.arg).evaluate(env) != ""
-
-    def excel(self, refs):
-        return f'TRIM({self.arg.excel(refs)})<>""'
-
-
-@dataclass(eq=False)
-class AnyFilled(Expr):
-    """Some cell of a column over a range of rows (refs[key] is a range) is filled."""
-
-    key: str
-
-    def evaluate(self, env):
-        return any(_as_text(v).strip(" ") != "" for v in env.get(self.key + "[]", ()))
-
-    def excel(self, refs):
-        return f"(SUMPRODUCT(LEN(TRIM({refs[self.key + '[]']})))>0)"
 
 
 @dataclass(eq=False)
@@ -379,9 +329,9 @@ def _round(value, digits: int):
     """Excel's ROUND: halves away from zero, on the decimal digits shown."""
     from decimal import ROUND_HALF_UP, Decimal
 
+    digits = max(-15, min(15, digits))          # Excel keeps 15 significant digits
     exponent = Decimal(1).scaleb(-digits)
-    return float(Decimal(repr(value)).quantize(exponent, rounding=ROUND_HALF_UP))
-
-
-def one_of(arg: Expr, values) -> Expr:
-    return Or(*[Compare("=", arg, Lit(v)) for v in values])
+    try:
+        return float(Decimal(repr(value)).quantize(exponent, rounding=ROUND_HALF_UP))
+    except ArithmeticError:                     # more digits than the value can take: as it is
+        return value

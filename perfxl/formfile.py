@@ -240,6 +240,7 @@ SCHEMA = {
     "header": [[CELL]], "footer": [[CELL]],
     "indicators": {"label": "text", "aliases?": "texts", "label_col": "column",
                    "columns": [{"key": "text", "label": "text", "col": "column", "aliases?": "texts"}]},
+    "more_blocks?": [{"key": "text", "label": "text", "aliases?": "texts", "place?": "text"}],
     "skeleton": {"*": "texts"},
     "value_types": {"quantitative": "texts", "qualitative": "text", "aliases?": {"*": "text"}},
     "print": {"paper": "text", "landscape": "bool",
@@ -369,6 +370,15 @@ def check_geometry(form: FormData):
                       f'{"、".join(sorted(COLUMN_RESERVED))}', "indicators", "columns", i, "key")
     if _col(block["label_col"]) in cols:
         form.fail("label_col 与指标列重叠", "indicators", "label_col")
+    seen_blocks = {"indicators"}
+    for i, more in enumerate(data.get("more_blocks") or []):
+        path = ("more_blocks", i)
+        if not KEY.fullmatch(more["key"]) or more["key"] in RESERVED - {"indicators"} or more["key"] in used_fields \
+                or more["key"] in seen_blocks:
+            form.fail(f'指标块的 key "{more["key"]}" 不可用：应为小写字母开头，且不与栏目或其他指标块同名', *path, "key")
+        seen_blocks.add(more["key"])
+        if more.get("place", "after") not in ("before", "after"):
+            form.fail("place 应为 before（画在主指标块之前）或 after（之后）", *path, "place")
     for key in ("mark_col", "count_col"):
         if _col(data["checks"][key]) <= width:
             form.fail(f"检查列 {key} = {data['checks'][key]} 落在表格的列内（到 {_letter(width)}）；"

@@ -102,24 +102,20 @@ class _Parser:
 
     # comparison < additive < multiplicative < unary < primary, as Excel orders them
     def comparison(self) -> Expr:
-        left = self.additive()
-        while self.peek()[1] in COMPARISONS and self.peek()[0] == "op":
-            op = self.take()[1]
-            left = Compare(op, left, self.additive())
-        return left
+        return self.left_to_right(self.additive, COMPARISONS, Compare)
 
     def additive(self) -> Expr:
-        left = self.multiplicative()
-        while self.peek()[1] in ("+", "-") and self.peek()[0] == "op":
-            op = self.take()[1]
-            left = Arith(op, left, self.multiplicative())
-        return left
+        return self.left_to_right(self.multiplicative, ("+", "-"), Arith)
 
     def multiplicative(self) -> Expr:
-        left = self.unary()
-        while self.peek()[1] in ("*", "/") and self.peek()[0] == "op":
+        return self.left_to_right(self.unary, ("*", "/"), Arith)
+
+    def left_to_right(self, operand, ops: tuple[str, ...], node) -> Expr:
+        """operand (op operand)*, grouped from the left: a-b-c is (a-b)-c."""
+        left = operand()
+        while self.peek()[0] == "op" and self.peek()[1] in ops:
             op = self.take()[1]
-            left = Arith(op, left, self.unary())
+            left = node(op, left, operand())
         return left
 
     def unary(self) -> Expr:

@@ -15,7 +15,7 @@ from .model import Indicator, Project
 from .expr import quote
 from .formula import names_used
 from .rules import Outcome, Rule, field_env, field_outcomes, group_outcomes, row_env, row_outcomes
-from .template import Template, col_letter
+from .template import MAIN_BLOCK, Template, col_letter
 
 
 @dataclass
@@ -81,13 +81,14 @@ def _empty_row_outcomes(template: Template, level1: str) -> tuple[Outcome, ...]:
     return tuple(row_outcomes(template, level1, None))
 
 
-def indicator_rows(project: Project, template: Template, input_rows: int = 0) -> list[Row]:
-    """The rows of the indicator block: one per 三级, one empty row for an empty 二级.
+def indicator_rows(project: Project, template: Template, input_rows: int = 0,
+                   block: str = MAIN_BLOCK) -> list[Row]:
+    """The rows of an indicator block: one per 三级, one empty row for an empty 二级.
 
     With input_rows (blank forms), every 二级 gets that many empty rows instead.
     """
     rows: list[Row] = []
-    for level1, groups in project.indicators.items():
+    for level1, groups in project.tree(block).items():
         if not groups:
             rows.append((level1, "", None))
         for level2, items in groups.items():
@@ -101,7 +102,9 @@ def indicator_rows(project: Project, template: Template, input_rows: int = 0) ->
 
 
 def blank_project(template: Template) -> Project:
-    return Project(indicators={l1: {l2: [] for l2 in l2s} for l1, l2s in template.skeleton.items()})
+    def skeleton():
+        return {l1: {l2: [] for l2 in l2s} for l1, l2s in template.skeleton.items()}
+    return Project(indicators=skeleton(), blocks={b.key: skeleton() for b in template.more_blocks})
 
 
 class _Planner:
@@ -167,12 +170,12 @@ class _Planner:
             self.plan.heights.setdefault(self.row, 22)
             self.row += 1
 
-    def indicator_block(self):
+    def indicator_block(self, block: str, label: str):
         t = self.t
-        rows = indicator_rows(self.p, t, self.input_rows)
+        rows = indicator_rows(self.p, t, self.input_rows, block)
         top = self.row
         last = top + len(rows)
-        self.put(t.block_label_col, t.block_label, "label", last_row=last)
+        self.put(t.block_label_col, label, "label", last_row=last)
         for column in t.columns:
             self.put(column.col, column.label, "header")
         self.plan.heights[self.row] = 30
@@ -314,7 +317,8 @@ def plan_table(template: Template, project: Project | None, first_row: int = 0,
     planner = _Planner(template, project, first_row, input_rows)
     planner.title()
     planner.fields(template.header)
-    planner.indicator_block()
+    for block, label in template.blocks():
+        planner.indicator_block(block, label)
     planner.fields(template.footer)
     for outcome, row in planner.pending:
         planner.field_rule_mark(outcome, row)

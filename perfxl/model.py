@@ -20,6 +20,11 @@ SHARED_KEYS = ("year", "unit", "amount_unit")
 OWN_KEYS = PROJECT_KEYS + SHARED_KEYS
 
 
+def block_prefix(block: str) -> str:
+    """Where-keys of a further block's groups start with its key ('mid_indicators:l1:产出指标')."""
+    return "" if block == "indicators" else f"{block}:"
+
+
 @dataclass
 class Indicator:
     """One 三级 indicator row."""
@@ -72,6 +77,7 @@ class Project:
     unit: str | None = None
     amount_unit: str = "元"
     indicators: IndicatorTree = field(default_factory=dict)
+    blocks: dict[str, IndicatorTree] = field(default_factory=dict)   # the form's further blocks
     extra: dict[str, Value] = field(default_factory=dict)    # the form's other fields
     where: dict[str, Location] = field(default_factory=dict, compare=False, repr=False)
 
@@ -86,9 +92,13 @@ class Project:
         else:
             self.extra[key] = value
 
-    def rows(self):
-        """Yield (level1, level2, indicator) for every 三级 row, in order."""
-        for level1, groups in self.indicators.items():
+    def tree(self, block: str = "indicators") -> IndicatorTree:
+        """The indicator tree of a block ("indicators": the main one)."""
+        return self.indicators if block == "indicators" else self.blocks.get(block, {})
+
+    def rows(self, block: str = "indicators"):
+        """Yield (level1, level2, indicator) for every 三级 row of a block, in order."""
+        for level1, groups in self.tree(block).items():
             for level2, items in groups.items():
                 for item in items:
                     yield level1, level2, item
@@ -100,10 +110,11 @@ class Project:
             if value is not None:
                 out[key] = value
         out.update((k, v) for k, v in self.extra.items() if v is not None)
-        out["indicators"] = {
-            l1: {l2: [i.to_dict() for i in items] for l2, items in groups.items()}
-            for l1, groups in self.indicators.items()
-        }
+        for key, tree in (("indicators", self.indicators), *self.blocks.items()):
+            out[key] = {
+                l1: {l2: [i.to_dict() for i in items] for l2, items in groups.items()}
+                for l1, groups in tree.items()
+            }
         return out
 
 

@@ -27,10 +27,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from .errors import Location, WorkbookError, short
-from .model import INDICATOR_KEYS, Indicator, Project, Spec
+from .model import INDICATOR_KEYS, Indicator, Project, Spec, block_prefix
 from .spec import AMOUNT_UNITS, MAX_CELL_TEXT, complete_tree
 from .recognise import recognise
-from .template import Template, col_letter, label_key, load_template
+from .template import MAIN_BLOCK, Template, col_letter, label_key, load_template
 from .values import is_finite_number, normalise_number, parse_number
 from .workbook import Extras, open_book
 
@@ -143,6 +143,9 @@ class _Labels:
                 self.roles.setdefault(label_key(text), ("field", field_name))
         for text in (form.block_label, *form.block_aliases):
             self.roles[label_key(text)] = BLOCK
+        for more in form.more_blocks:                   # further blocks: ('block', key)
+            for text in (more.label, *more.aliases):
+                self.roles[label_key(text)] = ("block", more.key)
         for column in form.columns:
             for text in (column.label, *column.aliases):
                 self.roles.setdefault(label_key(text), ("column", column.key))
@@ -287,10 +290,12 @@ class _RowWhere(_Where):
 class _Header:
     """The indicator block's header row: where each column is, and so the table's width."""
 
-    __slots__ = ("row", "cols", "label_col", "left", "right")
+    __slots__ = ("row", "cols", "label_col", "left", "right", "block", "role")
 
-    def __init__(self, row: int, cols: dict[str, int], label_col: int | None):
+    def __init__(self, row: int, cols: dict[str, int], label_col: int | None, role: tuple = ("block",)):
         self.row, self.cols, self.label_col = row, cols, label_col
+        self.role = role                                    # the block label's role (BLOCK: the main one)
+        self.block = role[1] if len(role) > 1 else MAIN_BLOCK
         self.left = label_col if label_col is not None else min(cols.values())
         self.right = max(cols.values())
 
@@ -305,8 +310,10 @@ class _Table:
     year_line: tuple[int, int, str] | None = None       # '（2022年度）' on its own row under the title
     field_rows: list[tuple[int, list]] = field(default_factory=list)   # (row, [(col, field)])
     fields: set[str] = field(default_factory=set)
-    header: _Header | None = None
-    tree: dict = field(default_factory=dict)
+    header: _Header | None = None                       # the first block's header row
+    trees: dict = field(default_factory=dict)           # block key → 一级 → 二级 → rows
+    headers: list = field(default_factory=list)         # every block's header row
+    block_rows: list = field(default_factory=list)      # (first, end) rows of each block's data
     cells: dict[str, tuple[int, int]] = field(default_factory=dict)
     first: int | None = None                            # rows the table spans so far
     last: int = -1
@@ -365,11 +372,16 @@ class _Sheet:
             elif kind in ("block", "column"):
                 header = self.header_row(r, col)
                 if header is not None:
-                    if table.header is not None:
-                        table = self.finish(table)
-                    table.header = header
+                    if table.header is not None and (header.block in table.trees or header.block == MAIN_BLOCK
+                                                     and MAIN_BLOCK in table.trees):
+                        table = self.finish(table)          # a block seen again: the next table
+                    if table.header is None:
+                        table.header = header
+                    table.trees.setdefault(header.block, {})
+                    table.headers.append(header)
                     table.reach(r)
                     r = self.block(table, header)
+                    table.block_rows.append((header.row + 1, r))
                     table.reach(r - 1)
                     continue
             elif kind is None and not table.started:
@@ -454,14 +466,14 @@ class _Sheet:
     def header_row(self, r: int, start: int, quiet: bool = False) -> _Header | None:
         row = self.rows[r]
         cols: dict[str, int] = {}
-        label_col, extra = None, []
+        label_col, extra, block = None, [], BLOCK
         for c in range(start, len(row)):
             value = row[c]
             if value.__class__ is not str or not value:
                 continue
             role = self.labels.label(value)
-            if role == BLOCK and label_col is None and not cols:
-                label_col = c
+            if role and role[0] == "block" and label_col is None and not cols:
+                label_col, block = c, role
             elif role and role[0] == "column":
                 cols.setdefault(role[1], c)
             else:
@@ -470,7 +482,7 @@ class _Sheet:
             return None
         for c in extra if not quiet else ():
             self.warn(r, c, f"表头「{short(str(row[c]))}」不是模板中的列，这一列未读入")
-        return _Header(r, cols, label_col)
+        return _Header(r, cols, label_col, block)
 
     # -- the indicator block ------------------------------------------------------------------
     def block(self, table: _Table, header: _Header) -> int:
@@ -491,7 +503,7 @@ class _Sheet:
             row = rows[r]
             if a is not None:
                 head = row[a]
-                if head != "" and role(head if head.__class__ is str else str(head)) != BLOCK:
+                if head != "" and role(head if head.__class__ is str else str(head)) != header.role:
                     return r
             if left and row[:left].count("") != left:
                 return r
@@ -561,7 +573,9 @@ class _Sheet:
         self.shared(table, project)
         for r, marks in table.field_rows:
             self.fields(project, table, r, marks)
-        project.indicators = complete_tree(table.tree, self.form)
+        project.indicators = complete_tree(table.trees.get(MAIN_BLOCK, {}), self.form)
+        for more in self.form.more_blocks:
+            project.blocks[more.key] = complete_tree(table.trees.get(more.key, {}), self.form)
         self.unread_cells(table, project)
         self.out.append(project)
         return _Table()
@@ -571,16 +585,18 @@ class _Sheet:
         value the project holds, not one of the form's labels, not already named in a warning."""
         first, last, left, right = self.spans[-1]
         read = set(table.cells.values()) | self.warned
-        read.update((table.header.row, c) for c in table.header.cols.values())
-        if table.header.label_col is not None:
-            read.add((table.header.row, table.header.label_col))
+        for header in table.headers:
+            read.update((header.row, c) for c in header.cols.values())
+            if header.label_col is not None:
+                read.add((header.row, header.label_col))
         for r, marks in table.field_rows:
             read.update((r, c) for c, _ in marks)
-        for _, _, item in project.rows():
-            where = item.where
-            if isinstance(where, _RowWhere):
-                read.update((where.row, c) for c in where.cells.values())
-        groups = {label_key(g) for l1, l2s in table.tree.items() for g in (l1, *l2s)}
+        for block in table.trees:
+            for _, _, item in project.rows(block):
+                where = item.where
+                if isinstance(where, _RowWhere):
+                    read.update((where.row, c) for c in where.cells.values())
+        groups = {label_key(g) for tree in table.trees.values() for l1, l2s in tree.items() for g in (l1, *l2s)}
         group_cols = {table.header.cols.get("level1"), table.header.cols.get("level2")}
         for r in range(first, min(last, len(self.rows) - 1) + 1):
             row = self.rows[r]
@@ -592,8 +608,8 @@ class _Sheet:
                     role = self.labels.label(value)
                     if role is not None and role[0] in ("block", "column", "field"):
                         continue                # the form's own words (a repeated header, a label)
-                    if c in group_cols and label_key(value) in groups:
-                        continue                # a 一级/二级 name repeated down its rows
+                    if c in group_cols and label_key(value) in groups and any(a <= r < b for a, b in table.block_rows):
+                        continue                # a 一级/二级 name repeated down its block's rows
                 self.warn(r, c, f"未识别的内容「{short(str(value))}」，未读入")
 
     def shared(self, table: _Table, project: Project):
@@ -747,6 +763,8 @@ class _Groups:
     def __init__(self, sheet: _Sheet, table: _Table, header: _Header):
         self.sheet = sheet
         self.table = table
+        self.tree = table.trees.setdefault(header.block, {})
+        self.prefix = block_prefix(header.block)
         self.form = sheet.form
         self.cols = header.cols
         common = tuple(k for k in INDICATOR_KEYS if k in header.cols)
@@ -770,7 +788,7 @@ class _Groups:
         new2 = self.sheet.text(v2, r, cols["level2"], single=True) if v2 != "" else None
         if new1 is not None and new1 != self.level1:
             self.level1, self.level2 = new1, None
-            self.table.cells.setdefault(f"l1:{new1}", (r, cols["level1"]))
+            self.table.cells.setdefault(f"{self.prefix}l1:{new1}", (r, cols["level1"]))
         if new2 is not None:
             self.level2 = new2
         if values == self.blank:
@@ -801,14 +819,14 @@ class _Groups:
 
     def group(self, r: int) -> list:
         """The rows of the current 二级 (created, and located, on first sight)."""
-        groups = self.table.tree.setdefault(self.level1, {})
+        groups = self.tree.setdefault(self.level1, {})
         if self.level2 is None:
             return []
         rows = groups.get(self.level2)
         if rows is None:
             rows = groups[self.level2] = []
             if "level2" in self.cols:
-                self.table.cells.setdefault(f"l2:{self.level1}/{self.level2}", (r, self.cols["level2"]))
+                self.table.cells.setdefault(f"{self.prefix}l2:{self.level1}/{self.level2}", (r, self.cols["level2"]))
         return rows
 
     def indicator(self, r: int, values: tuple) -> Indicator:

@@ -41,6 +41,8 @@ def tag_text(template: Template) -> str | None:
 
 def form_labels(template: Template) -> set[str]:
     words = {template.block_label, *template.block_aliases}
+    for more in template.more_blocks:
+        words.update((more.label, *more.aliases))
     for cell in (c for row in template.header + template.footer for c in row if c.label):
         words.add(cell.label)
         words.update(cell.aliases)

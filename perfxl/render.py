@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .errors import PerfxlError
 from .layout import TablePlan, blank_project, plan_table
-from .model import Project, Spec
+from .model import Project, Spec, block_prefix
 from .output import check_output
 from .values import bad_character, is_finite_number
 from .spec import MAX_CELL_TEXT, load_spec
@@ -107,13 +107,15 @@ def check_cells(project: Project, source: str | None = None) -> None:
 
     for key in ("name", "category", "budget", "period", "goal", "basis", "unit", "year", *project.extra):
         check(project.get(key), project.where.get(key), key)
-    for level1, groups in project.indicators.items():
-        check(level1, project.where.get(f"l1:{level1}"), "一级指标")
-        for level2 in groups:
-            check(level2, project.where.get(f"l2:{level1}/{level2}"), "二级指标")
-    for _, _, item in project.rows():
-        for key in ("name", "type", "value", "content", "unit", "note", *item.extra):
-            check(item.get(key), item.where.get(key) or item.where.get("name"), f"指标「{item.name}」的 {key}")
+    for block in ("indicators", *project.blocks):
+        prefix = block_prefix(block)
+        for level1, groups in project.tree(block).items():
+            check(level1, project.where.get(f"{prefix}l1:{level1}"), "一级指标")
+            for level2 in groups:
+                check(level2, project.where.get(f"{prefix}l2:{level1}/{level2}"), "二级指标")
+        for _, _, item in project.rows(block):
+            for key in ("name", "type", "value", "content", "unit", "note", *item.extra):
+                check(item.get(key), item.where.get(key) or item.where.get("name"), f"指标「{item.name}」的 {key}")
 
 
 def blank(out: str | os.PathLike, *, projects: int = 1, rows: int = 1, protect: bool = False,

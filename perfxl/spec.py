@@ -15,7 +15,7 @@ import yaml
 from .errors import Location, SpecError, TemplateError, short
 from .jsonnodes import JsonSyntaxError, compose_json
 from .yamlnodes import BOOL, FLOAT, INT, NULL, PLAIN, STR, compose_yaml
-from .model import INDICATOR_KEYS, PROJECT_KEYS, SHARED_KEYS, Indicator, Project, Spec
+from .model import INDICATOR_KEYS, PROJECT_KEYS, SHARED_KEYS, Indicator, Project, Spec, block_prefix
 from .template import DEFAULT_TEMPLATE, Template, load_template
 from .values import (CORE_DECIMAL, CORE_FLOAT, CORE_INT, bad_character, decimal_value, is_finite_number,
                      parse_number, plain_kind)
@@ -245,7 +245,8 @@ class _SpecParser:
 
     def project(self, node: yaml.Node, defaults: dict, index: int) -> Project:
         items = {k: (kn, vn) for k, kn, vn in self.mapping(node, f"第 {index} 个项目")}
-        allowed = set(PROJECT_KEYS) | set(SHARED_KEYS) | {"indicators"} | set(self.form_fields)
+        more = [b.key for b in self.template.more_blocks]
+        allowed = set(PROJECT_KEYS) | set(SHARED_KEYS) | {"indicators"} | set(self.form_fields) | set(more)
         for key, (key_node, _) in items.items():
             if key not in allowed:
                 self.fail(key_node, f'项目中未知的键 "{key}"；可用：{", ".join(sorted(allowed))}')
@@ -268,18 +269,20 @@ class _SpecParser:
                 where[key] = self.where(value_node)
         tree_node = items.get("indicators", (None, None))[1]
         project.indicators = self.indicators(tree_node, project)
+        for key in more:
+            project.blocks[key] = self.indicators(items.get(key, (None, None))[1], project, block_prefix(key))
         return project
 
-    def indicators(self, node: yaml.Node | None, project: Project):
+    def indicators(self, node: yaml.Node | None, project: Project, prefix: str = ""):
         tree: dict[str, dict[str, list[Indicator]]] = {}
         if node is not None and not (isinstance(node, yaml.ScalarNode) and node.value in ("", "~", "null")):
             for level1, key1, value1 in self.mapping(node, "indicators"):
                 groups = tree.setdefault(level1, {})
-                project.where[f"l1:{level1}"] = self.where(key1)
+                project.where[f"{prefix}l1:{level1}"] = self.where(key1)
                 if isinstance(value1, yaml.ScalarNode) and value1.value in ("", "~", "null"):
                     continue
                 for level2, key2, value2 in self.mapping(value1, f"一级指标 {level1}"):
-                    project.where[f"l2:{level1}/{level2}"] = self.where(key2)
+                    project.where[f"{prefix}l2:{level1}/{level2}"] = self.where(key2)
                     rows = groups.setdefault(level2, [])
                     if isinstance(value2, yaml.ScalarNode) and value2.value in ("", "~", "null"):
                         continue

@@ -19,6 +19,7 @@ from .errors import Location, TemplateError
 from .formfile import FormData, find_form, load_checked, shipped_dir
 
 DEFAULT_TEMPLATE = "project-expenditure"
+MAIN_BLOCK = "indicators"
 
 
 def col_index(letter: str) -> int:
@@ -63,6 +64,16 @@ class Cell:
 
 
 @dataclass(frozen=True)
+class Block:
+    """An indicator block beyond the main one: its spec key, label and where it is drawn."""
+
+    key: str
+    label: str
+    aliases: tuple[str, ...] = ()
+    place: str = "after"
+
+
+@dataclass(frozen=True)
 class Column:
     key: str
     label: str
@@ -103,6 +114,9 @@ class Template:
             for c in block["columns"]
         ]
         self.col = {c.key: c.col for c in self.columns}
+        # further indicator blocks with the same columns (中期绩效指标 beside 年度绩效指标)
+        self.more_blocks = tuple(Block(b["key"], b["label"], tuple(b.get("aliases", ())), b.get("place", "after"))
+                                 for b in data.get("more_blocks") or ())
         self.skeleton: dict[str, list[str]] = {k: list(v) for k, v in data["skeleton"].items()}
         types = data["value_types"]
         self.quantitative: list[str] = list(types["quantitative"])
@@ -120,6 +134,12 @@ class Template:
         from .ruleload import build_rules
 
         self.rules = build_rules(self, form)
+
+    def blocks(self) -> list[tuple[str, str]]:
+        """(key, label) of every indicator block in drawing order; the main one is "indicators"."""
+        before = [(b.key, b.label) for b in self.more_blocks if b.place == "before"]
+        after = [(b.key, b.label) for b in self.more_blocks if b.place == "after"]
+        return [*before, (MAIN_BLOCK, self.block_label), *after]
 
     def live_rules(self, scope: str) -> list:
         """The rules of a scope that carry a formula (field, row, group), in form order."""

@@ -112,3 +112,23 @@ def test_version():
 
     result = subprocess.run([sys.executable, "-m", "perfxl", "--version"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and result.stdout.strip() == f"perfxl {api.__version__}"
+
+
+@pytest.mark.parametrize("command", [["--help"], ["read", "BOOK"], ["check", "BOOK"], ["forms"]])
+def test_commands_that_write_no_workbook_import_no_writer_and_no_template_engine(command, tmp_path):
+    """`perfxl --help`, `read`, `check` and `forms` start without XlsxWriter or Jinja2 (they cost
+    a user's wait on every run); the 填表说明 engine loads only when a workbook is written."""
+    import perfxl
+    from conftest import ROOT
+
+    book = perfxl.render(ROOT / "specs" / "example.yaml", tmp_path / "book.xlsx")
+    args = [str(book) if a == "BOOK" else a for a in command]
+    probe = ("import sys, runpy\n"
+             f"sys.argv = ['perfxl', *{args!r}]\n"
+             "try:\n    runpy.run_module('perfxl', run_name='__main__')\n"
+             "except SystemExit:\n    pass\n"
+             "print('LOADED', sorted(m for m in ('xlsxwriter', 'jinja2', 'openpyxl') if m in sys.modules),"
+             " file=sys.stderr)\n")
+    env = {**__import__("os").environ, "PERFXL_DEBUG": "1"}      # in this process: no forked child
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, env=env)
+    assert "LOADED []" in done.stderr, done.stderr[-500:]

@@ -74,3 +74,24 @@ def test_text_in_a_money_cell_fires_the_sum_check_in_both_back_ends(tmp_path, li
     marks = [c for c in plan.cells if c.style == "mark" and "IFERROR(" in (c.formula or "")]
     assert marks and "财政拨款与其他资金之和" in marks[0].value
     assert "D-FUND-SUM" in {f.rule for f in perfxl.check(spec)}
+
+
+def test_the_declaration_draws_and_reads_both_indicator_blocks(tmp_path):
+    """中期绩效指标 above 年度绩效指标, the same columns: each block is read into its own tree, and
+    a finding in the 中期 block points at its own row."""
+    spec = perfxl.load_spec(EXAMPLES["project-declaration"])
+    project = spec.projects[0]
+    assert sum(1 for _ in project.rows("mid_indicators")) == 7 and sum(1 for _ in project.rows()) == 10
+    book = perfxl.render(spec, tmp_path / "d.xlsx")
+    ws = openpyxl.load_workbook(book).worksheets[0]
+    labels = [c.value for c in ws["A"] if c.value in ("中期绩效指标", "年度绩效指标")]
+    assert labels == ["中期绩效指标", "年度绩效指标"]
+    mid_row = next(c.row for c in ws["D"] if c.value == "项目完成时间")
+    ws.cell(mid_row, 5).value = None                        # 指标性质 emptied in the 中期 block
+    ws.parent.save(tmp_path / "edited.xlsx")
+    result = perfxl.read(tmp_path / "edited.xlsx")
+    back = result.spec.projects[0]
+    assert back.blocks["mid_indicators"]["产出指标"]["时效指标"][0].type is None
+    assert back.indicators["产出指标"]["时效指标"][0].type == "定性"
+    [finding] = [f for f in perfxl.check(result.spec) if f.rule == "D-TYPE-MISSING"]
+    assert finding.location.endswith(f"!E{mid_row}") and finding.indicator == "项目完成时间"

@@ -44,6 +44,7 @@ def test_arithmetic_and_cross_field_references_evaluate_as_excel_does():
     assert run("budget+fiscal*other", budget=1, fiscal=2, other=3) == 7   # * before +
     assert run("ROUND(budget,2)", budget=2.675) == 2.68                  # halves away from zero, as shown
     assert run("ROUND(budget,0)", budget=-2.5) == -3
+    assert run("ROUND(budget,400)", budget=1e300) == 1e300 and run("ROUND(budget,-400)", budget=5) == 0
     assert run("IF(ISNUMBER(fiscal),fiscal+1>2,FALSE)", fiscal="x") is False   # IF evaluates one branch
 
 
@@ -102,6 +103,8 @@ def _compose(children):
             lambda t: f"{t[0]}({','.join(t[1])})"),
         st.tuples(st.sampled_from(["NOT", "TRIM", "ISNUMBER", "ABS", "LEN"]), children).map(lambda t: f"{t[0]}({t[1]})"),
         children.map(lambda c: f"({c})"),
+        st.tuples(children, st.sampled_from(["0", "2", "-3", "400"])).map(lambda t: f"ROUND({t[0]},{t[1]})"),
+        st.tuples(children, children, children).map(lambda t: f"IF({t[0]},{t[1]},{t[2]})"),
     )
 
 
