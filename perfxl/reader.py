@@ -2,8 +2,10 @@
 
 perfxl.workbook opens the file (after perfxl.safety's checks) and gives each sheet's values plus
 what calamine cannot tell (uncached formulas, error cells, percent formats, hidden rows); this
-module finds the tables in them by the template's labels and aliases, never by fixed
-coordinates, and turns them into projects. The two are the only code that reads input workbooks.
+module finds the tables in them by the form's labels and aliases, never by fixed coordinates
+(the form: given, tagged in the workbook, or recognised, perfxl.recognise), and turns them into
+projects, each indicator block into its own tree. The two are the only code that reads input
+workbooks. Every non-empty cell of a table that nothing read is named in a warning.
 Percentage formats in .xls cannot be read: a value of at most 1 with the unit % gets a warning.
 
 Every normalisation of what a person typed ("95%", "1,500", ">=", stray spaces and line breaks)
@@ -372,8 +374,7 @@ class _Sheet:
             elif kind in ("block", "column"):
                 header = self.header_row(r, col)
                 if header is not None:
-                    if table.header is not None and (header.block in table.trees or header.block == MAIN_BLOCK
-                                                     and MAIN_BLOCK in table.trees):
+                    if table.header is not None and header.block in table.trees:
                         table = self.finish(table)          # a block seen again: the next table
                     if table.header is None:
                         table.header = header
