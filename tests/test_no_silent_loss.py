@@ -603,7 +603,9 @@ def test_no_cell_typed_into_a_table_is_lost_without_a_warning(tmp_path):
     rows = st.lists(st.tuples(st.integers(2, last), st.lists(st.tuples(st.integers(1, 9), values), min_size=1,
                                                            max_size=3, unique_by=lambda t: t[0])), max_size=2)
 
-    @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    # the same 80 examples on every run, so that CI is deterministic; PERFXL_EXPLORE=1 draws new ones
+    @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture],
+              derandomize=not os.environ.get("PERFXL_EXPLORE"))
     @given(typed, rows)
     @example([], [(2, [(2, "1")]), (8, [(2, "1")])])   # a 一级 named 1 hid a stray 1 above the table
     @example([], [(2, [(1, "1")]), (2, [(1, 0)])])
