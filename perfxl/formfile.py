@@ -141,8 +141,9 @@ def read_form(path: Path, extra: tuple[str, ...] = (), chain: tuple[str, ...] = 
 
 
 def _merge(base: FormData, child: FormData) -> FormData:
-    """child over base: mappings merge key by key, other values (lists included) are replaced;
-    `rules:` given as {add: [...], disable: [ids]} adds to and removes from the base's rules."""
+    """child over base: mappings merge key by key (the skeleton is replaced whole), other values
+    (lists included) are replaced; `rules:` given as {add: [...], disable: [ids]} adds to and
+    removes from the base's rules."""
     data = _merge_values(base.data, child.data, ())
     rules = child.data.get("rules")
     if isinstance(rules, dict):
@@ -185,11 +186,16 @@ def _move(form: FormData, old: tuple, new: tuple, marks: dict, files: dict):
             files[new + key[len(old):]] = form.files.get(key, form.path)
 
 
+WHOLE = {("skeleton",)}        # mappings a variant gives whole: its 一级 and their order replace the base's
+
+
 def _merge_values(base, child, path):
     if isinstance(base, dict) and isinstance(child, dict):
         out = dict(base)
         for key, value in child.items():
-            if path == () and key == "rules":
+            if path + (key,) in WHOLE:
+                out[key] = value
+            elif path == () and key == "rules":
                 out[key] = value if not isinstance(value, dict) else base.get("rules", [])
             else:
                 out[key] = _merge_values(base.get(key), value, path + (key,)) if key in base else value

@@ -262,3 +262,15 @@ def test_forms_check_says_when_a_form_cannot_be_told_from_another(tmp_path):
     assert "twin.yaml: 未通过：能与其他表样区分（标签和标题与表样「project-expenditure」无法区分" in done.stdout
     assert "tagged-twin.yaml: 通过：能与其他表样区分（标签与表样「project-expenditure」相同，靠工作簿中的表样标记区分）" \
         in done.stdout
+
+
+def test_a_variant_gives_its_skeleton_whole(tmp_path):
+    """An office's 一级/二级 replace the base's (merged key by key, the base's groups would stay)."""
+    form_file(tmp_path, "extends: project-expenditure\nform: 某县项目绩效目标表\ntitle: \"{year}年某县项目绩效目标表\"\n"
+                        "skeleton:\n  产出指标: [数量指标, 质量指标, 时效指标, 成本指标]\n  效益指标: [社会效益]\n"
+                        "  满意度: [服务对象满意度]\n"
+                        "rules: {disable: [P-INVEST-MISSING]}\n", "county")
+    form = load_template(str(tmp_path / "county.yaml"))
+    assert list(form.skeleton) == ["产出指标", "效益指标", "满意度"]
+    assert form.skeleton["产出指标"][-1] == "成本指标"
+    assert "P-INVEST-MISSING" not in {r.id for r in form.rules}
