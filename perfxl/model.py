@@ -25,6 +25,20 @@ def block_prefix(block: str) -> str:
     return "" if block == "indicators" else f"{block}:"
 
 
+def _get(record, key: str) -> Value:
+    """A field by its key: a common one (record.OWN) or one of the form's others (record.extra)."""
+    return getattr(record, key) if key in record.OWN else record.extra.get(key)
+
+
+def _set(record, key: str, value: Value) -> None:
+    if key in record.OWN:
+        setattr(record, key, value)
+    elif value is None:
+        record.extra.pop(key, None)
+    else:
+        record.extra[key] = value
+
+
 @dataclass
 class Indicator:
     """One 三级 indicator row."""
@@ -38,16 +52,8 @@ class Indicator:
     extra: dict[str, Value] = field(default_factory=dict)    # the form's other columns
     where: dict[str, Location] = field(default_factory=dict, compare=False, repr=False)
 
-    def get(self, key: str) -> Value:
-        return getattr(self, key) if key in INDICATOR_KEYS else self.extra.get(key)
-
-    def set(self, key: str, value: Value) -> None:
-        if key in INDICATOR_KEYS:
-            setattr(self, key, value)
-        elif value is None:
-            self.extra.pop(key, None)
-        else:
-            self.extra[key] = value
+    get, set = _get, _set
+    OWN = INDICATOR_KEYS
 
     def to_dict(self) -> dict:
         out: dict = {"name": self.name}
@@ -81,16 +87,8 @@ class Project:
     extra: dict[str, Value] = field(default_factory=dict)    # the form's other fields
     where: dict[str, Location] = field(default_factory=dict, compare=False, repr=False)
 
-    def get(self, key: str) -> Value:
-        return getattr(self, key) if key in OWN_KEYS else self.extra.get(key)
-
-    def set(self, key: str, value: Value) -> None:
-        if key in OWN_KEYS:
-            setattr(self, key, value)
-        elif value is None:
-            self.extra.pop(key, None)
-        else:
-            self.extra[key] = value
+    get, set = _get, _set
+    OWN = OWN_KEYS
 
     def tree(self, block: str = "indicators") -> IndicatorTree:
         """The indicator tree of a block ("indicators": the main one)."""
