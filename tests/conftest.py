@@ -23,5 +23,15 @@ def libreoffice():
 
 
 @pytest.fixture
+def uno(libreoffice):
+    """LibreOffice driven through UNO, to type into a workbook as a clerk does (python3-uno)."""
+    if lo.uno_python() is None:
+        if os.environ.get("CI"):
+            pytest.fail("python3-uno is required in CI but is not installed")
+        pytest.skip("no Python with LibreOffice's uno module (apt-get install python3-uno)")
+    return lo
+
+
+@pytest.fixture
 def example_path() -> Path:
     return EXAMPLE

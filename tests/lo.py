@@ -54,3 +54,32 @@ def convert(src: str | os.PathLike, fmt: str, outdir: str | os.PathLike) -> Path
     if result.returncode != 0 or not out.exists():
         raise RuntimeError(f"soffice failed ({result.returncode}): {result.stderr or result.stdout}")
     return out
+
+
+def uno_python() -> str | None:
+    """A Python that can drive LibreOffice through UNO (Debian's python3-uno), or None."""
+    for candidate in ("/usr/bin/python3", shutil.which("python3")):
+        if candidate and subprocess.run([candidate, "-c", "import uno"], capture_output=True).returncode == 0:
+            return candidate
+    return None
+
+
+def type_into(src: str | os.PathLike, out: str | os.PathLike, edits: dict[str, str]) -> Path:
+    """Type `edits` (cell → text, as a clerk types it) into `src` in LibreOffice; save as .xlsx."""
+    python = uno_python()
+    if python is None:
+        raise RuntimeError("no Python with LibreOffice's uno module (apt-get install python3-uno)")
+    import socket
+
+    with socket.socket() as s:                       # a free port for this office's UNO socket
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    profile = Path(tempfile.mkdtemp(prefix="perfxl-uno-"))
+    script = Path(__file__).with_name("uno_typing.py")
+    result = subprocess.run([python, str(script), str(Path(src).resolve()), str(Path(out).resolve()), str(profile),
+                             str(port), *(f"{cell}={text}" for cell, text in edits.items())],
+                            capture_output=True, text=True, timeout=300)
+    shutil.rmtree(profile, ignore_errors=True)
+    if result.returncode != 0 or not Path(out).exists():
+        raise RuntimeError(f"typing through UNO failed ({result.returncode}): {result.stderr[-2000:]}")
+    return Path(out)

@@ -95,3 +95,37 @@ def test_the_declaration_draws_and_reads_both_indicator_blocks(tmp_path):
     assert back.indicators["产出指标"]["时效指标"][0].type == "定性"
     [finding] = [f for f in perfxl.check(result.spec) if f.rule == "D-TYPE-MISSING"]
     assert finding.location.endswith(f"!E{mid_row}") and finding.indicator == "项目完成时间"
+
+
+def _live_marks(book, form) -> set[tuple[int, str]]:
+    """(row, message) of every live check message the workbook shows (cached values)."""
+    ws = openpyxl.load_workbook(book, data_only=True).worksheets[0]
+    out = set()
+    for (cell,) in ws.iter_rows(min_row=2, min_col=form.mark_col + 1, max_col=form.mark_col + 1):
+        for message in str(cell.value or "").split("。"):
+            if message:
+                out.add((cell.row, message + "。"))
+    return out
+
+
+@pytest.mark.parametrize("fiscal_typed", ["1400", "一千五百"])     # a wrong sum; a word in a money cell
+def test_a_clerk_typing_into_the_declaration_gets_the_live_checks_perfxl_check_reports(tmp_path, uno, fiscal_typed):
+    """Typed through LibreOffice (UNO) as a clerk types: a 财政拨款 that breaks the sum, an emptied
+    指标性质 in the 中期 block, a word for a number in the 年度 block. The live checks LibreOffice
+    computed while typing and perfxl check of the saved file name the same rows and messages."""
+    form = load_template("project-declaration")
+    book = perfxl.render(perfxl.load_spec(EXAMPLES["project-declaration"]), tmp_path / "d.xlsx")
+    ws = openpyxl.load_workbook(book).worksheets[0]
+    fiscal = next(c for row in ws.iter_rows() for c in row if c.value == 1500)
+    mid = next(c.row for c in ws["D"] if c.value == "项目完成时间")
+    year = next(c.row for c in ws["D"] if c.value == "受益农户数")
+    typed = uno.type_into(book, tmp_path / "typed.xlsx",
+                          {fiscal.coordinate: fiscal_typed, f"E{mid}": "", f"F{year}": "很多"})
+    live = _live_marks(typed, form)
+    findings = [f for f in perfxl.check(typed) if any(r.id == f.rule and r.test is not None for r in form.rules)]
+    checked = {(int("".join(ch for ch in f.location.rsplit("!", 1)[1] if ch.isdigit())), f.message)
+               for f in findings}
+    assert checked == live
+    assert {f.rule for f in findings} == {"D-FUND-SUM", "D-TYPE-MISSING", "D-QUANT-VALUE"}
+    status = openpyxl.load_workbook(typed, data_only=True).worksheets[0].cell(1, form.mark_col + 1).value
+    assert status == f"本表 {len(findings)} 处问题"

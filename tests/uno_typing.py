@@ -1,0 +1,55 @@
+"""Type into a workbook through LibreOffice's UNO API, as a clerk does, and save it.
+
+Run by a Python that has LibreOffice's `uno` module (Debian's python3-uno), not by the test's
+own interpreter: `python3 uno_typing.py SRC OUT PROFILE_DIR PORT SHEET!CELL=TEXT ...`. Each TEXT
+is entered as typed input (XCell.setFormula: "1400" becomes a number, "一千五百" text, "" empties
+the cell); LibreOffice recalculates the live checks, and the workbook is saved as .xlsx.
+"""
+import subprocess
+import sys
+import time
+
+import uno
+from com.sun.star.beans import PropertyValue
+
+
+def prop(name, value):
+    p = PropertyValue()
+    p.Name, p.Value = name, value
+    return p
+
+
+def main(src, out, profile, port, *edits):
+    office = subprocess.Popen(["soffice", f"-env:UserInstallation=file://{profile}", "--headless", "--norestore",
+                               "--nologo", f"--accept=socket,host=127.0.0.1,port={port};urp;"])
+    try:
+        local = uno.getComponentContext()
+        resolver = local.ServiceManager.createInstanceWithContext("com.sun.star.bridge.UnoUrlResolver", local)
+        for _ in range(120):
+            try:
+                ctx = resolver.resolve(f"uno:socket,host=127.0.0.1,port={port};urp;StarOffice.ComponentContext")
+                break
+            except Exception:
+                time.sleep(0.5)
+        else:
+            raise SystemExit("LibreOffice did not answer on its UNO socket")
+        desktop = ctx.ServiceManager.createInstanceWithContext("com.sun.star.frame.Desktop", ctx)
+        doc = desktop.loadComponentFromURL(uno.systemPathToFileUrl(src), "_blank", 0, (prop("Hidden", True),))
+        for edit in edits:
+            place, _, text = edit.partition("=")
+            sheet_name, _, cell = place.rpartition("!")
+            sheet = doc.Sheets.getByName(sheet_name) if sheet_name else doc.Sheets.getByIndex(0)
+            sheet.getCellRangeByName(cell).setFormula(text)
+        doc.calculateAll()
+        doc.storeToURL(uno.systemPathToFileUrl(out), (prop("FilterName", "Calc MS Excel 2007 XML"),))
+        doc.close(True)
+    finally:
+        office.terminate()
+        try:
+            office.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            office.kill()
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
