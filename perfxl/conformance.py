@@ -112,8 +112,7 @@ def _blank_reads_empty(template: Template, book: Path) -> str:
 
     blank(book, template=template.source, rows=2)
     back = read(book, template=template.source)
-    keys = [c.field for c in template.fields()]
-    filled = [k for p in back.spec.projects for k in keys
+    filled = [k for p in back.spec.projects for k in template.field_keys
               if p.get(k) is not None] + [i.name for p in back.spec.projects for block, _ in template.blocks()
                                           for _, _, i in p.rows(block)]
     if filled:
@@ -198,8 +197,7 @@ def _broken(spec: Spec) -> Spec:
 
     broken = Spec(copy.deepcopy(spec.projects), spec.template, spec.source, spec.form)
     for project in broken.projects:
-        rows = [row for block, _ in spec.form.blocks() for row in project.rows(block)] if spec.form else list(
-            project.rows())
+        rows = [row for block, _ in spec.form.blocks() for row in project.rows(block)]
         for i, (_, _, item) in enumerate(rows):
             if i % 2 == 0:
                 item.value = None

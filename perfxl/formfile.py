@@ -326,7 +326,7 @@ def check_placeholders(form: FormData, text: str, allowed: set[str], path: tuple
 def check_geometry(form: FormData):
     """Cells of a row must not overlap or leave the form's columns; the check columns lie right of it."""
     data = form.data
-    width = max(_col(c) for c in data["columns"]) if data["columns"] else 0
+    width = max(col_index(c) for c in data["columns"]) if data["columns"] else 0
     for name in data["columns"]:
         if not COLUMN.fullmatch(str(name)):
             form.fail(f'columns 的键应为列字母，不是 "{name}"', "columns", name, "<key>")
@@ -339,11 +339,11 @@ def check_geometry(form: FormData):
                 if ("label" in cell) == ("field" in cell):
                     form.fail("每个单元格要么是 label（文字），要么是 field（项目的栏目），二者取一", *path)
                 first, _, last = cell["cols"].partition(":")
-                lo, hi = _col(first), _col(last or first)
+                lo, hi = col_index(first), col_index(last or first)
                 if hi < lo:
                     form.fail(f'cols "{cell["cols"]}" 的起止列颠倒', *path, "cols")
                 if hi > width:
-                    form.fail(f'cols "{cell["cols"]}" 超出 columns 给出的列（到 {_letter(width)}）', *path, "cols")
+                    form.fail(f'cols "{cell["cols"]}" 超出 columns 给出的列（到 {col_letter(width)}）', *path, "cols")
                 for i in range(lo, hi + 1):
                     if i in taken:
                         form.fail(f'cols "{cell["cols"]}" 与本行第 {taken[i] + 1} 个单元格重叠', *path, "cols")
@@ -358,7 +358,7 @@ def check_geometry(form: FormData):
                     if c == 0 or "label" not in row[c - 1]:
                         form.fail(f'栏目 "{cell["field"]}" 前面应有它的 label 单元格', *path)
     block = data["indicators"]
-    cols = [_col(c["col"]) for c in block["columns"]]
+    cols = [col_index(c["col"]) for c in block["columns"]]
     keys = [c["key"] for c in block["columns"]]
     for i, col in enumerate(cols):
         if cols.index(col) != i:
@@ -374,7 +374,7 @@ def check_geometry(form: FormData):
         if not KEY.fullmatch(key) or key in COLUMN_RESERVED:
             form.fail(f'指标列名 "{key}" 不可用：应为小写英文字母开头的字母、数字、下划线，且不是 '
                       f'{"、".join(sorted(COLUMN_RESERVED))}', "indicators", "columns", i, "key")
-    if _col(block["label_col"]) in cols:
+    if col_index(block["label_col"]) in cols:
         form.fail("label_col 与指标列重叠", "indicators", "label_col")
     seen_blocks = {"indicators"}
     for i, more in enumerate(data.get("more_blocks") or []):
@@ -386,8 +386,8 @@ def check_geometry(form: FormData):
         if more.get("place", "after") not in ("before", "after"):
             form.fail("place 应为 before（画在主指标块之前）或 after（之后）", *path, "place")
     for key in ("mark_col", "count_col"):
-        if _col(data["checks"][key]) <= width:
-            form.fail(f"检查列 {key} = {data['checks'][key]} 落在表格的列内（到 {_letter(width)}）；"
+        if col_index(data["checks"][key]) <= width:
+            form.fail(f"检查列 {key} = {data['checks'][key]} 落在表格的列内（到 {col_letter(width)}）；"
                       "检查列应在表格右侧、打印区域以外", "checks", key)
     if data["checks"]["mark_col"] == data["checks"]["count_col"]:
         form.fail("mark_col 与 count_col 不能是同一列", "checks", "count_col")
@@ -395,18 +395,20 @@ def check_geometry(form: FormData):
         form.fail(f'print.paper 应为 {"、".join(PAPERS)} 之一', "print", "paper")
     for key in ("unit_line_cols", "amount_unit_line_cols"):
         first, _, last = data[key].partition(":")
-        if _col(last or first) > width:
+        if col_index(last or first) > width:
             form.fail(f"{key} 超出 columns 给出的列", key)
 
 
-def _col(letter: str) -> int:
+def col_index(letter: str) -> int:
+    """'A' → 0, 'I' → 8, 'AA' → 26."""
     n = 0
-    for ch in str(letter):
+    for ch in str(letter).strip().upper():
         n = n * 26 + ord(ch) - 64
     return n - 1
 
 
-def _letter(index: int) -> str:
+def col_letter(index: int) -> str:
+    """0 → 'A', 26 → 'AA'."""
     out, index = "", index + 1
     while index:
         index, rem = divmod(index - 1, 26)

@@ -151,7 +151,7 @@ class _Labels:
         for column in form.columns:
             for text in (column.label, *column.aliases):
                 self.roles.setdefault(label_key(text), ("column", column.key))
-        self.kinds = {c.field: c.kind for c in form.fields()}
+        self.kinds = form.field_kinds
         self.field_names = {k: c.label for k, c in form.field_labels().items()}
         # where a field's value sits after its label in the template (past the label's merge)
         self.value_offsets = {c.field: c.first - form.field_labels()[c.field].first for c in form.fields()}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .errors import PerfxlError
 from .layout import TablePlan, blank_project, plan_table
-from .model import Project, Spec, block_prefix
+from .model import INDICATOR_KEYS, PROJECT_KEYS, Project, Spec, block_prefix
 from .output import check_output
 from .values import bad_character, is_finite_number
 from .spec import MAX_CELL_TEXT, load_spec
@@ -105,7 +105,7 @@ def check_cells(project: Project, source: str | None = None) -> None:
         elif isinstance(value, float) and not is_finite_number(value):
             refuse(f"是无效的数字（{value}）", where, what)
 
-    for key in ("name", "category", "budget", "period", "goal", "basis", "unit", "year", *project.extra):
+    for key in (*PROJECT_KEYS, "unit", "year", *project.extra):
         check(project.get(key), project.where.get(key), key)
     for block in ("indicators", *project.blocks):
         prefix = block_prefix(block)
@@ -114,7 +114,7 @@ def check_cells(project: Project, source: str | None = None) -> None:
             for level2 in groups:
                 check(level2, project.where.get(f"{prefix}l2:{level1}/{level2}"), "二级指标")
         for _, _, item in project.rows(block):
-            for key in ("name", "type", "value", "content", "unit", "note", *item.extra):
+            for key in (*INDICATOR_KEYS, *item.extra):
                 check(item.get(key), item.where.get(key) or item.where.get("name"), f"指标「{item.name}」的 {key}")
 
 

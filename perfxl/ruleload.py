@@ -20,8 +20,7 @@ if TYPE_CHECKING:
 
 def build_rules(template: Template, form: FormData) -> tuple[Rule, ...]:
     data = form.data
-    fields = [c.field for c in template.fields()]
-    columns = [c.key for c in template.columns[2:]]
+    fields, columns = list(template.field_keys), list(template.row_keys)
     all_columns = [c.key for c in template.columns]
     defined = {}
     for key, text in (data.get("names") or {}).items():

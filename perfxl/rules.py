@@ -19,7 +19,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from .expr import FAILED, Expr
-from .model import Indicator, Project
+from .model import INDICATOR_KEYS, Indicator, Project
 from .template import label_key
 
 if TYPE_CHECKING:
@@ -104,14 +104,14 @@ def row_env(indicator: Indicator | None) -> dict:
     """An indicator row's values by column key: what row rules see."""
     if indicator is None:
         return {}
-    out = {k: getattr(indicator, k) for k in ("name", "type", "value", "content", "unit", "note")}
+    out = {k: getattr(indicator, k) for k in INDICATOR_KEYS}
     out.update(indicator.extra)
     return out
 
 
 def field_env(project: Project, template: Template) -> dict:
     """Every header and footer field of a project, by key: what field rules see."""
-    return {cell.field: project.get(cell.field) for cell in template.fields()}
+    return {key: project.get(key) for key in template.field_keys}
 
 
 # -- built-ins: what no formula can express, parametrised by the form file ----------------------
@@ -288,6 +288,6 @@ def group_outcomes(template: Template, rows: list[tuple]) -> list[GroupOutcome]:
             if level1 in spans:
                 first, last = spans[level1]
                 columns = {f"{k}[]": [row_env(item).get(k) for _, _, item in rows[first:last + 1]]
-                           for k in (c.key for c in template.columns[2:])}
+                           for k in template.row_keys}
                 out.append(GroupOutcome(rule, rule.fires(columns), rule.text(level1=level1), level1, first, last))
     return out

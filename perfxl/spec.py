@@ -7,7 +7,6 @@ A file named .json is read by JSON's grammar (perfxl.jsonnodes) into the same no
 """
 from __future__ import annotations
 
-import functools
 import os
 
 import yaml
@@ -24,19 +23,6 @@ MAX_CELL_TEXT = 32767          # Excel's limit for one cell
 MAX_NODES = 200_000            # more visits than this means an alias bomb
 MAX_SPEC_BYTES = 8 << 20       # 1,000 full tables are about 2 MB (2.5 s to load)
 AMOUNT_UNITS = ("元", "万元")
-
-
-@functools.lru_cache(maxsize=16)
-def _form_keys(template: Template) -> tuple[list[str], list[str]]:
-    """The project fields and indicator columns a form draws."""
-    return [c.field for c in template.fields()], [c.key for c in template.columns[2:]]
-
-
-@functools.lru_cache(maxsize=16)
-def _form_kinds(template: Template) -> tuple[dict[str, str], dict[str, str]]:
-    """Each field's kind (text, money, long_text) and label."""
-    labels = {k: c.label for k, c in template.field_labels().items()}
-    return {c.field: c.kind for c in template.fields()}, labels
 
 
 def load_spec(path: str | os.PathLike) -> Spec:
@@ -72,12 +58,12 @@ class _SpecParser:
         self.template: Template = load_template(DEFAULT_TEMPLATE)
 
     @property
-    def form_fields(self) -> list[str]:
-        return _form_keys(self.template)[0]
+    def form_fields(self) -> tuple[str, ...]:
+        return self.template.field_keys
 
     @property
-    def form_columns(self) -> list[str]:
-        return _form_keys(self.template)[1]
+    def form_columns(self) -> tuple[str, ...]:
+        return self.template.row_keys
 
     # -- helpers ------------------------------------------------------------------------
     def where(self, node: yaml.Node) -> Location:
@@ -259,11 +245,11 @@ class _SpecParser:
         shared.update(own)
         project = Project(**shared)
         project.where = where
-        kinds, labels = _form_kinds(self.template)
+        kinds, labels = self.template.field_kinds, self.template.field_labels()
         for key in (*PROJECT_KEYS, *(k for k in self.form_fields if k not in PROJECT_KEYS)):
             if key in items:
                 value_node = items[key][1]
-                value = (self.number(value_node, f"{key}（{labels[key]}）") if kinds.get(key) == "money"
+                value = (self.number(value_node, f"{key}（{labels[key].label}）") if kinds.get(key) == "money"
                          else self.text(value_node, key))
                 project.set(key, value)
                 where[key] = self.where(value_node)

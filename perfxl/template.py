@@ -16,27 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import Location, TemplateError
-from .formfile import FormData, find_form, load_checked, shipped_dir
+from .formfile import FormData, col_index, col_letter, find_form, load_checked, shipped_dir
 
 DEFAULT_TEMPLATE = "project-expenditure"
 MAIN_BLOCK = "indicators"
-
-
-def col_index(letter: str) -> int:
-    """'A' → 0, 'I' → 8, 'AA' → 26."""
-    n = 0
-    for ch in letter.strip().upper():
-        n = n * 26 + ord(ch) - 64
-    return n - 1
-
-
-def col_letter(index: int) -> str:
-    out = ""
-    index += 1
-    while index:
-        index, rem = divmod(index - 1, 26)
-        out = chr(65 + rem) + out
-    return out
 
 
 def col_span(cols: str) -> tuple[int, int]:
@@ -114,6 +97,9 @@ class Template:
             for c in block["columns"]
         ]
         self.col = {c.key: c.col for c in self.columns}
+        self.field_keys = tuple(c.field for c in self.fields())          # every field the form draws
+        self.field_kinds = {c.field: c.kind for c in self.fields()}
+        self.row_keys = tuple(c.key for c in self.columns[2:])           # an indicator row's columns
         # further indicator blocks with the same columns (中期绩效指标 beside 年度绩效指标)
         self.more_blocks = tuple(Block(b["key"], b["label"], tuple(b.get("aliases", ())), b.get("place", "after"))
                                  for b in data.get("more_blocks") or ())
