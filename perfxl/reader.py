@@ -139,18 +139,7 @@ class _Labels:
 
     def __init__(self, form: Template):
         self.form = form
-        self.roles: dict[str, tuple] = {}
-        for field_name, label in form.field_labels().items():
-            for text in (label.label, *label.aliases):
-                self.roles.setdefault(label_key(text), ("field", field_name))
-        for text in (form.block_label, *form.block_aliases):
-            self.roles[label_key(text)] = BLOCK
-        for more in form.more_blocks:                   # further blocks: ('block', key)
-            for text in (more.label, *more.aliases):
-                self.roles[label_key(text)] = ("block", more.key)
-        for column in form.columns:
-            for text in (column.label, *column.aliases):
-                self.roles.setdefault(label_key(text), ("column", column.key))
+        self.roles = form.label_roles
         self.kinds = form.field_kinds
         self.field_names = {k: c.label for k, c in form.field_labels().items()}
         # where a field's value sits after its label in the template (past the label's merge)

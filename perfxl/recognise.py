@@ -40,16 +40,8 @@ def tag_text(template: Template) -> str | None:
 
 
 def form_labels(template: Template) -> set[str]:
-    words = {template.block_label, *template.block_aliases}
-    for more in template.more_blocks:
-        words.update((more.label, *more.aliases))
-    for cell in (c for row in template.header + template.footer for c in row if c.label):
-        words.add(cell.label)
-        words.update(cell.aliases)
-    for column in template.columns:
-        words.add(column.label)
-        words.update(column.aliases)
-    return {label_key(w) for w in words if w}
+    """The form's labels, as the reader knows them (Template.label_roles)."""
+    return set(template.label_roles)
 
 
 def recognise(path: str, sheets: list[Sheet]) -> tuple[Template, list[tuple[str, str]]]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import Location, TemplateError
-from .formfile import FormData, col_index, col_letter, find_form, load_checked, shipped_dir
+from .formfile import FormData, col_index, col_letter, find_form, load_checked, shipped_dir  # noqa: F401 (col_letter: re-exported)
 
 DEFAULT_TEMPLATE = "project-expenditure"
 MAIN_BLOCK = "indicators"
@@ -120,6 +120,24 @@ class Template:
         from .ruleload import build_rules
 
         self.rules = build_rules(self, form)
+
+    @functools.cached_property
+    def label_roles(self) -> dict[str, tuple]:
+        """Every label of the form by its label_key: ('field', key), ('block',) for the main
+        indicator block, ('block', key) for a further one, ('column', key)."""
+        roles: dict[str, tuple] = {}
+        for field_name, label in self.field_labels().items():
+            for text in (label.label, *label.aliases):
+                roles.setdefault(label_key(text), ("field", field_name))
+        for text in (self.block_label, *self.block_aliases):
+            roles[label_key(text)] = ("block",)
+        for more in self.more_blocks:
+            for text in (more.label, *more.aliases):
+                roles[label_key(text)] = ("block", more.key)
+        for column in self.columns:
+            for text in (column.label, *column.aliases):
+                roles.setdefault(label_key(text), ("column", column.key))
+        return roles
 
     def blocks(self) -> list[tuple[str, str]]:
         """(key, label) of every indicator block in drawing order; the main one is "indicators"."""

@@ -252,7 +252,7 @@ def test_collect_workers_end_with_the_parent(returns, tmp_path):
 import os, sys, time, perfxl.reader
 real = perfxl.reader.read
 def slow(path, *a, **k):
-    print("worker", os.getpid(), flush=True)
+    os.write(1, f"worker {{os.getpid()}}\\n".encode())   # one write: two workers' lines never interleave
     time.sleep(30)
     return real(path, *a, **k)
 perfxl.reader.read = slow
