@@ -13,8 +13,8 @@ from pathlib import Path
 
 from .layout import indicator_rows
 from .model import Indicator, Project, Spec, block_prefix
-from .rules import (ERROR, WARNING, Finding, Rule, field_env, field_outcomes, group_outcomes,
-                    row_outcomes)
+from .rules import (ERROR, WARNING, Finding, Rule, entry_outcomes, field_env, field_outcomes,
+                    group_outcomes, row_outcomes)
 from .template import Template, form_of
 
 SPEC_SUFFIXES = (".yaml", ".yml")
@@ -60,8 +60,14 @@ def check_project(project: Project, template: Template, source: str | None = Non
     """One table: header fields, the indicator block row by row, footer fields, then Python rules."""
     env = field_env(project, template)
     out = _field_findings(project, template, template.header, env, source)
+    for table in template.tables:
+        if table.place == "before":
+            out += _table_findings(project, template, table, env, source)
     for block, _ in template.blocks():
         out += _block_findings(project, template, source, block)
+    for table in template.tables:
+        if table.place == "after":
+            out += _table_findings(project, template, table, env, source)
     out += _field_findings(project, template, template.footer, env, source)
     for rule in template.rules:
         if rule.scope == "record":
@@ -79,6 +85,26 @@ def _field_findings(project: Project, template: Template, rows, env, source) -> 
                     if o.fired:
                         keys = (cell.field, *(k for k in o.rule.blame if k != cell.field))
                         out.append(_finding(o.rule, o.message, project, source, keys=keys))
+    return out
+
+
+def _table_findings(project: Project, template: Template, table, env, source) -> list[Finding]:
+    """A flat table's row findings (the row's first column names it), then those of its sums."""
+    out = []
+    first = table.columns[0].key
+    for entry in project.tables.get(table.key, ()):
+        for o in entry_outcomes(template, table.key, entry):
+            if o.fired:
+                where = next((entry.where.get(k) for k in (*o.rule.blame, first, "row") if entry.where.get(k)),
+                             project.where.get("project"))
+                name = entry.get(first)
+                out.append(Finding(o.rule.id, o.rule.severity, o.message, project.name, table.label, None,
+                                   str(name) if name is not None else None,
+                                   str(where) if where is not None else source))
+    for _, key in table.sums:
+        for o in field_outcomes(template, key, env):
+            if o.fired:
+                out.append(_finding(o.rule, o.message, project, source, keys=(key, *o.rule.blame)))
     return out
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import PerfxlError
-from .model import Indicator, Project, Spec
+from .model import Entry, Indicator, Project, Spec
 from .template import Template, load_template
 
 
@@ -75,8 +75,12 @@ def example_spec(template: Template) -> Spec:
                 n += 1
                 out[level1][level2] = [Indicator(f"示例指标{n}", quantitative, n, unit="个")]
         return out
+    tables = {}
+    for table in template.tables:
+        tables[table.key] = [Entry({c.key: 10 * (i + 1) if c.kind == "money" else f"示例{c.label}{i + 1}"
+                                    for c in table.columns}) for i in range(2)]
     project = Project(year=2026, unit="示例单位", indicators=tree(),
-                      blocks={b.key: tree() for b in template.more_blocks})
+                      blocks={b.key: tree() for b in template.more_blocks}, tables=tables)
     for key in fields:
         project.set(key, values[key])
     return Spec([project], template.name, template.source, template)
@@ -114,7 +118,8 @@ def _blank_reads_empty(template: Template, book: Path) -> str:
     back = read(book, template=template.source)
     filled = [k for p in back.spec.projects for k in template.field_keys
               if p.get(k) is not None] + [i.name for p in back.spec.projects for block, _ in template.blocks()
-                                          for _, _, i in p.rows(block)]
+                                          for _, _, i in p.rows(block)] + [
+        f"{t.label}：{e.to_dict()}" for p in back.spec.projects for t in template.tables for e in p.tables.get(t.key, ())]
     if filled:
         raise AssertionError(f"空白表读回了内容：{'、'.join(map(str, filled[:5]))}")
     return f"{len(back.spec.projects)} 张空白表"
@@ -203,6 +208,11 @@ def _broken(spec: Spec) -> Spec:
                 item.value = None
             else:
                 item.type = None
+        for table in spec.form.tables:          # a flat row loses its first column, another a money cell
+            for i, entry in enumerate(project.tables.get(table.key, ())):
+                column = table.columns[0] if i % 2 == 0 else next(
+                    (c for c in table.columns if c.kind == "money"), table.columns[-1])
+                entry.set(column.key, None if i % 2 == 0 else "无")
         project.budget = None
     return broken
 

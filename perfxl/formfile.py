@@ -247,6 +247,10 @@ SCHEMA = {
     "indicators": {"label": "text", "aliases?": "texts", "label_col": "column",
                    "columns": [{"key": "text", "label": "text", "col": "column", "aliases?": "texts"}]},
     "more_blocks?": [{"key": "text", "label": "text", "aliases?": "texts", "place?": "text"}],
+    "tables?": [{"key": "text", "label": "text", "aliases?": "texts", "label_col": "column", "place?": "text",
+                 "after_header_row?": "number", "blank_rows?": "number",
+                 "columns": [{"key": "text", "label": "text", "cols": "cols", "aliases?": "texts", "kind?": "kind"}],
+                 "total?": {"label": "text", "aliases?": "texts", "sums": {"*": "text"}}}],
     "skeleton": {"*": "texts"},
     "value_types": {"quantitative": "texts", "qualitative": "text", "aliases?": {"*": "text"}},
     "print": {"paper": "text", "landscape": "bool",
@@ -261,7 +265,7 @@ SCHEMA = {
                    "error_title": "text", "error_message": "text"},
     "names?": {"*": "text"},
     "rules?": [{"id": "text", "severity": "text", "scope": "text", "message": "text", "when?": "text",
-                "blame?": "texts", "under?": "text", "at?": "text", "paint?": "bool", "builtin?": "text",
+                "blame?": "texts", "under?": "text", "at?": "text", "table?": "text", "paint?": "bool", "builtin?": "text",
                 "params?": {"*": None}}],
 }
 PAPERS = ("A4", "A3", "Letter")
@@ -367,8 +371,8 @@ def check_geometry(form: FormData):
             form.fail(f'指标列的 key "{keys[i]}" 重复', "indicators", "columns", i, "key")
         if col > width:
             form.fail("指标列超出 columns 给出的列", "indicators", "columns", i, "col")
-    if keys[:2] != ["level1", "level2"] or "name" not in keys or "type" not in keys:
-        form.fail("indicators.columns 应以 level1（一级）、level2（二级）开头，并有 name（三级指标）和 type（指标值类型）",
+    if keys[:2] != ["level1", "level2"] or "name" not in keys:
+        form.fail("indicators.columns 应以 level1（一级）、level2（二级）开头，并有 name（三级指标）",
                   "indicators", "columns")
     for i, key in enumerate(keys[2:], 2):
         if not KEY.fullmatch(key) or key in COLUMN_RESERVED:
@@ -385,6 +389,7 @@ def check_geometry(form: FormData):
         seen_blocks.add(more["key"])
         if more.get("place", "after") not in ("before", "after"):
             form.fail("place 应为 before（画在主指标块之前）或 after（之后）", *path, "place")
+    check_tables(form, width, set(used_fields) | seen_blocks)
     for key in ("mark_col", "count_col"):
         if col_index(data["checks"][key]) <= width:
             form.fail(f"检查列 {key} = {data['checks'][key]} 落在表格的列内（到 {col_letter(width)}）；"
@@ -397,6 +402,67 @@ def check_geometry(form: FormData):
         first, _, last = data[key].partition(":")
         if col_index(last or first) > width:
             form.fail(f"{key} 超出 columns 给出的列", key)
+
+
+def check_tables(form: FormData, width: int, taken: set[str]):
+    """Flat tables (年度主要任务, 项目实施进度计划): their keys, columns, place and 合计 row."""
+    data = form.data
+    for i, table in enumerate(data.get("tables") or []):
+        path = ("tables", i)
+        key = table["key"]
+        if not KEY.fullmatch(key) or key in RESERVED or key in taken:
+            form.fail(f'表格的 key "{key}" 不可用：应为小写字母开头，且不与栏目、指标块或其他表格同名', *path, "key")
+        taken.add(key)
+        if table.get("place", "before") not in ("before", "after"):
+            form.fail("place 应为 before（画在指标块之前）或 after（指标块之后、表尾之前）", *path, "place")
+        split = table.get("after_header_row")
+        if split is not None:
+            if table.get("place", "before") != "before":
+                form.fail("after_header_row 只用于 place: before 的表格", *path, "after_header_row")
+            if not (isinstance(split, int) and 0 <= split <= len(data["header"])):
+                form.fail(f"after_header_row 应为 0 到 {len(data['header'])} 的整数（画在表头第几行之后）",
+                          *path, "after_header_row")
+        rows = table.get("blank_rows", 3)
+        if not (isinstance(rows, int) and 1 <= rows <= 100):
+            form.fail("blank_rows 应为 1 到 100 的整数（空白表中的空行数）", *path, "blank_rows")
+        label_col = col_index(table["label_col"])
+        if label_col > width:
+            form.fail("label_col 超出 columns 给出的列", *path, "label_col")
+        spans: dict[int, int] = {}
+        keys: dict[str, int] = {}
+        for j, column in enumerate(table["columns"]):
+            where = (*path, "columns", j)
+            ckey = column["key"]
+            if not KEY.fullmatch(ckey) or ckey in COLUMN_RESERVED:
+                form.fail(f'列名 "{ckey}" 不可用：应为小写英文字母开头的字母、数字、下划线', *where, "key")
+            if ckey in keys:
+                form.fail(f'列名 "{ckey}" 重复', *where, "key")
+            keys[ckey] = j
+            first, _, last = column["cols"].partition(":")
+            lo, hi = col_index(first), col_index(last or first)
+            if hi < lo or hi > width:
+                form.fail(f'cols "{column["cols"]}" 应在 columns 给出的列内（到 {col_letter(width)}），起止不颠倒',
+                          *where, "cols")
+            for c in range(lo, hi + 1):
+                if c == label_col:
+                    form.fail(f'cols "{column["cols"]}" 与 label_col 重叠', *where, "cols")
+                if c in spans:
+                    form.fail(f'cols "{column["cols"]}" 与第 {spans[c] + 1} 列重叠', *where, "cols")
+                spans[c] = j
+        if not keys:
+            form.fail("表格至少需要一列", *path, "columns")
+        total = table.get("total")
+        if total:
+            kinds = {c["key"]: c.get("kind", "text") for c in table["columns"]}
+            for column, field_key in total["sums"].items():
+                where = (*path, "total", "sums", column)
+                if kinds.get(column) != "money":
+                    form.fail(f'合计的 "{column}" 应为本表 kind: money 的列', *where, "<key>")
+                if not KEY.fullmatch(field_key) or field_key in RESERVED or field_key in taken:
+                    form.fail(f'合计的名字 "{field_key}" 不可用：应为小写字母开头，且不与栏目、表格同名', *where)
+                taken.add(field_key)
+                if keys[column] == 0:
+                    form.fail("第一列不能求合计：合计行的文字写在求和的列之前", *where, "<key>")
 
 
 def col_index(letter: str) -> int:

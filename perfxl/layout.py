@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from .model import Indicator, Project
 from .expr import quote
 from .formula import names_used
-from .rules import Outcome, Rule, field_env, field_outcomes, group_outcomes, row_env, row_outcomes
-from .template import MAIN_BLOCK, Template, col_letter
+from .rules import (Outcome, Rule, column_sum, entry_outcomes, field_env, field_outcomes, group_outcomes,
+                    row_env, row_outcomes)
+from .template import MAIN_BLOCK, FlatTable, Template, col_letter
 
 
 @dataclass
@@ -104,7 +105,8 @@ def indicator_rows(project: Project, template: Template, input_rows: int = 0,
 def blank_project(template: Template) -> Project:
     def skeleton():
         return {l1: {l2: [] for l2 in l2s} for l1, l2s in template.skeleton.items()}
-    return Project(indicators=skeleton(), blocks={b.key: skeleton() for b in template.more_blocks})
+    return Project(indicators=skeleton(), blocks={b.key: skeleton() for b in template.more_blocks},
+                   tables={t.key: [] for t in template.tables})
 
 
 class _Planner:
@@ -191,7 +193,8 @@ class _Planner:
                 self.plan.input_cells.append((self.row, column.col))
                 if column.key not in ("type", "value", "unit"):
                     self.grow(self.row, value, column.col, column.col)
-            self.plan.type_cells.append((self.row, t.col["type"]))
+            if "type" in t.col:
+                self.plan.type_cells.append((self.row, t.col["type"]))
             self.plan.heights.setdefault(self.row, 22)
             self.row_rule_marks(level1, item)
             self.row += 1
@@ -215,6 +218,61 @@ class _Planner:
                     self.grow(cell.row, text, col, col)
                 run_start = i
 
+    def flat_table(self, table: FlatTable):
+        """A flat table: its label merged down the left, a header row, one row per entry (a blank
+        form: blank_rows empty rows; no entries: one), and its 合计 row of live SUMs."""
+        entries: list = list(self.p.tables.get(table.key, ()))
+        rows = [None] * table.blank_rows if self.input_rows else entries or [None]
+        top = self.row
+        height = 1 + len(rows) + (1 if table.total_label else 0)
+        self.put(table.label_col, table.label, "label", last_row=top + height - 1)
+        for column in table.columns:
+            self.put(column.first, column.label, "header", last_col=column.last)
+            self.grow(top, column.label, column.first, column.last)
+        self.plan.heights[top] = max(self.plan.heights.get(top, 0), 30)
+        self.row += 1
+        start = self.row
+        rules = [r for r in self.t.live_rules("row") if r.table == table.key]
+        for entry in rows:
+            for column in table.columns:
+                value = entry.get(column.key) if entry is not None else None
+                style = {"money": "money", "long_text": "long_text"}.get(column.kind, "field")
+                self.put(column.first, value, style, last_col=column.last)
+                self.plan.input_cells.append((self.row, column.first))
+                self.grow(self.row, value, column.first, column.last)
+            self.plan.heights.setdefault(self.row, 22)
+            for outcome in entry_outcomes(self.t, table.key, entry):
+                self.mark(self.row, self.row_condition(outcome.rule, self.row), outcome)
+            self.row += 1
+        end = self.row - 1
+        for rule in rules:
+            if rule.paint:
+                cols = [table.column(k).first for k in rule.blame]
+                self.plan.highlights.append(Highlight([(start, c, end, c) for c in cols],
+                                                      self.row_condition(rule, start), rule.severity))
+        if table.total_label:
+            self.total_row(table, entries, start, end)
+
+    def total_row(self, table: FlatTable, entries: list, start: int, end: int):
+        """合计: the label over the columns before the first sum, a live SUM under each summed column."""
+        sums = dict(table.sums)
+        first_sum = next(i for i, c in enumerate(table.columns) if c.key in sums)
+        columns = table.columns
+        self.put(columns[0].first, table.total_label, "label", last_col=columns[first_sum - 1].last)
+        for column in columns[first_sum:]:
+            if column.key not in sums:
+                self.put(column.first, None, "field", last_col=column.last)
+                continue
+            cached = column_sum(entries, column.key)
+            span = f"{ref(start, column.first, True)}:{ref(end, column.first, True)}"
+            self.put(column.first, cached, "money", last_col=column.last, formula=f"SUM({span})")
+            self.field_cells[sums[column.key]] = (self.row, column.first)
+        self.plan.heights.setdefault(self.row, 22)
+        for column in columns[first_sum:]:
+            if column.key in sums:
+                self.field_rule_marks(sums[column.key], self.row)
+        self.row += 1
+
     # -- live checks --------------------------------------------------------------------
     def mark(self, row: int, condition: str, outcome: Outcome):
         self.marks.setdefault(row, []).append((condition, outcome.fired, outcome.message))
@@ -233,18 +291,21 @@ class _Planner:
         refs = {key: ref(*self.field_cells[key]) for key in names_used(rule.test)}
         condition = rule.formula(refs)
         self.mark(row, condition, outcome)
-        if rule.paint:
+        if rule.paint:        # one format per row: its relative rows mean the same in every range
             places = [self.field_cells[k] for k in rule.blame or (rule.field,)]
-            self.plan.highlights.append(Highlight([(r, c, r, c) for r, c in places], condition, rule.severity))
-
-    def row_refs(self, row: int) -> dict:
-        return {c.key: ref(row, c.col) for c in self.t.columns}
+            for row in dict.fromkeys(r for r, _ in places):
+                self.plan.highlights.append(Highlight([(r, c, r, c) for r, c in places if r == row],
+                                                      condition, rule.severity))
 
     def row_condition(self, rule: Rule, row: int) -> str:
-        """rule.test.excel(self.row_refs(row)), built once per table with ROW for the row number."""
+        """The rule's formula over the cells of one row (an indicator row, or a row of the rule's
+        flat table), built once per table with ROW for the row number."""
         text = self.row_texts.get(rule.id)
         if text is None:
-            refs = {c.key: f"${col_letter(c.col)}{ROW}" for c in self.t.columns}
+            if rule.table is None:
+                refs = {c.key: f"${col_letter(c.col)}{ROW}" for c in self.t.columns}
+            else:
+                refs = {c.key: f"${col_letter(c.first)}{ROW}" for c in self.t.table(rule.table).columns}
             text = self.row_texts[rule.id] = rule.formula(refs)
         return text.replace(ROW, str(row + 1))
 
@@ -269,7 +330,7 @@ class _Planner:
         if not rows:
             return
         for rule in self.t.live_rules("row"):
-            if not rule.paint:
+            if not rule.paint or rule.table is not None:
                 continue
             runs: list[list[int]] = []
             for i, (level1, _, _) in enumerate(rows):
@@ -316,9 +377,21 @@ def plan_table(template: Template, project: Project | None, first_row: int = 0,
         input_rows = input_rows or 1
     planner = _Planner(template, project, first_row, input_rows)
     planner.title()
-    planner.fields(template.header)
+    drawn = 0
+    for table in template.tables:
+        if table.place == "before" and table.after_header_row is not None:
+            planner.fields(template.header[drawn:table.after_header_row])
+            drawn = max(drawn, table.after_header_row)
+            planner.flat_table(table)
+    planner.fields(template.header[drawn:])
+    for table in template.tables:
+        if table.place == "before" and table.after_header_row is None:
+            planner.flat_table(table)
     for block, label in template.blocks():
         planner.indicator_block(block, label)
+    for table in template.tables:
+        if table.place == "after":
+            planner.flat_table(table)
     planner.fields(template.footer)
     for outcome, row in planner.pending:
         planner.field_rule_mark(outcome, row)

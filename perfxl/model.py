@@ -1,4 +1,5 @@
-"""The plain objects a spec describes: a spec holds projects, a project holds an indicator tree.
+"""The plain objects a spec describes: a spec holds projects (records of a form); a project holds
+its fields, indicator trees (one per block) and the rows of the form's flat tables.
 
 Parsing, reading and checking produce and consume these; nothing here knows about files.
 Locations (YAML line or sheet!cell) ride along for messages but never take part in equality.
@@ -65,6 +66,26 @@ class Indicator:
         return out
 
 
+@dataclass
+class Entry:
+    """One row of a flat table (年度主要任务, 项目实施进度计划): its values by the form's column keys."""
+
+    values: dict[str, Value] = field(default_factory=dict)
+    where: dict[str, Location] = field(default_factory=dict, compare=False, repr=False)
+
+    def get(self, key: str) -> Value:
+        return self.values.get(key)
+
+    def set(self, key: str, value: Value) -> None:
+        if value is None:
+            self.values.pop(key, None)
+        else:
+            self.values[key] = value
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in self.values.items() if v is not None and v != ""}
+
+
 # 一级 → 二级 → rows, in drawing order (dicts keep insertion order).
 IndicatorTree = dict[str, dict[str, list[Indicator]]]
 
@@ -84,6 +105,7 @@ class Project:
     amount_unit: str = "元"
     indicators: IndicatorTree = field(default_factory=dict)
     blocks: dict[str, IndicatorTree] = field(default_factory=dict)   # the form's further blocks
+    tables: dict[str, list[Entry]] = field(default_factory=dict)     # the form's flat tables
     extra: dict[str, Value] = field(default_factory=dict)    # the form's other fields
     where: dict[str, Location] = field(default_factory=dict, compare=False, repr=False)
 
@@ -108,6 +130,9 @@ class Project:
             if value is not None:
                 out[key] = value
         out.update((k, v) for k, v in self.extra.items() if v is not None)
+        for key, entries in self.tables.items():
+            if entries:
+                out[key] = [e.to_dict() for e in entries]
         for key, tree in (("indicators", self.indicators), *self.blocks.items()):
             out[key] = {
                 l1: {l2: [i.to_dict() for i in items] for l2, items in groups.items()}

@@ -29,10 +29,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from .errors import Location, WorkbookError, short
-from .model import INDICATOR_KEYS, Indicator, Project, Spec, block_prefix
+from .model import INDICATOR_KEYS, Entry, Indicator, Project, Spec, block_prefix
+from .rules import column_sum
 from .spec import AMOUNT_UNITS, MAX_CELL_TEXT, complete_tree
 from .recognise import recognise
-from .template import MAIN_BLOCK, Template, col_letter, label_key, load_template
+from .template import MAIN_BLOCK, FlatTable, Template, col_letter, label_key, load_template
 from .values import is_finite_number, normalise_number, parse_number
 from .workbook import Extras, open_book
 
@@ -305,13 +306,15 @@ class _Table:
     trees: dict = field(default_factory=dict)           # block key → 一级 → 二级 → rows
     headers: list = field(default_factory=list)         # every block's header row
     block_rows: list = field(default_factory=list)      # (first, end) rows of each block's data
+    flat: dict = field(default_factory=dict)            # flat table key → [Entry]
+    flat_read: set = field(default_factory=set)         # (row, col) of the flat tables' labels and totals
     cells: dict[str, tuple[int, int]] = field(default_factory=dict)
     first: int | None = None                            # rows the table spans so far
     last: int = -1
 
     @property
     def started(self) -> bool:
-        return bool(self.fields) or self.header is not None
+        return bool(self.fields) or self.header is not None or bool(self.flat)
 
     def reach(self, row: int):
         if self.first is None:
@@ -360,6 +363,14 @@ class _Sheet:
                 table.fields |= found
                 table.field_rows.append((r, marks))
                 table.reach(r)
+            elif kind == "table":
+                if role[1] in table.flat:
+                    table = self.finish(table)              # the same table again: the next project
+                end = self.flat_table(table, r, col, self.form.table(role[1]))
+                table.reach(r)
+                table.reach(end - 1)
+                r = end
+                continue
             elif kind in ("block", "column"):
                 header = self.header_row(r, col)
                 if header is not None:
@@ -522,7 +533,7 @@ class _Sheet:
         header row), "repeated" for a repeat of this block's header row (named in a warning),
         False when it is a 一级 that happens to be a label word (备注, 单位, 绩效指标)."""
         kind = found[0]
-        if kind == "title":
+        if kind in ("title", "table"):
             return True
         row = self.rows[r]
         if kind in ("field", "unit", "amount"):
@@ -550,6 +561,90 @@ class _Sheet:
         v1, v2 = (clean(v, c) for v, c in zip(levels, level_cols))
         return v1, v2, tuple([clean(v, c) for v, c in zip(values, dcols)])
 
+    # -- flat tables --------------------------------------------------------------------------
+    def flat_table(self, table: _Table, r: int, col: int, spec: FlatTable) -> int:
+        """Read a flat table whose label is at (r, col); return the first row after it.
+
+        Its header row (the label's row, or the next) places the columns by their labels; rows
+        follow until the 合计 row, a row with text in the label's column (the label is merged
+        down beside its rows), or a row starting with another label of the form.
+        """
+        rows = self.rows
+        table.flat[spec.key] = entries = []
+        table.flat_read.add((r, col))
+        header, cols = None, {}
+        for hr in (r, r + 1):
+            if hr < len(rows):
+                cols = self.flat_header(hr, col, spec)
+                if cols:
+                    header = hr
+                    break
+        if header is None:
+            self.warn(r, col, f"找到「{spec.label}」，但没有它的表头行（{'、'.join(c.label for c in spec.columns)}），"
+                              "未读取")
+            return r + 1
+        table.flat_read.update((header, c) for c in cols.values())
+        label_left = col < min(cols.values())
+        for rr in range(header + 1, len(rows)):
+            row = rows[rr]
+            if label_left and row[col] != "":
+                return rr
+            first = next((c for c in range(min(cols.values()) if label_left else 0, len(row)) if row[c] != ""), None)
+            if first is None:
+                continue
+            role = self.labels.label(row[first]) if row[first].__class__ is str else None
+            if role is not None and role[0] == "total" and role[1] == spec.key:
+                self.flat_total(table, rr, first, spec, cols, entries)
+                return rr + 1
+            if role is not None and role[0] in ("title", "field", "block", "table", "unit", "amount") \
+                    or role == ("column", "level1"):
+                return rr
+            entry = Entry(where=_RowWhere(self.path, self.name, rr, cols))
+            for key, c in cols.items():
+                raw = self.usable(row[c], rr, c)
+                column = spec.column(key)
+                if raw == "":
+                    continue
+                if column.kind == "money":
+                    entry.set(key, self.money(raw, rr, c, column.label))
+                else:
+                    entry.set(key, self.text(raw, rr, c, single=column.kind != "long_text"))
+            if entry.values:
+                entries.append(entry)
+        return len(rows)
+
+    def flat_header(self, r: int, start: int, spec: FlatTable) -> dict[str, int]:
+        """The columns of a flat table's header row: {column key: sheet column}, by label."""
+        cols: dict[str, int] = {}
+        row = self.rows[r]
+        roles = spec.column_roles
+        for c in range(start, len(row)):
+            value = row[c]
+            if value.__class__ is str and value:
+                key = roles.get(label_key(value))
+                if key is not None:
+                    cols.setdefault(key, c)
+        return cols
+
+    def flat_total(self, table: _Table, r: int, c: int, spec: FlatTable, cols: dict, entries: list):
+        """The 合计 row: its sums are computed from the rows; a cell saying otherwise is named."""
+        table.flat_read.add((r, c))
+        row = self.rows[r]
+        for column, key in spec.sums:
+            at = cols.get(column)
+            if at is None:
+                continue
+            table.cells[key] = (r, at)
+            table.flat_read.add((r, at))
+            shown, total = row[at], column_sum(entries, column)
+            if shown == "":
+                continue
+            number = shown if shown.__class__ in (int, float) else parse_number(str(shown))
+            if number is None or abs(number - total) > 0.005 + 1e-9 * abs(total):
+                label = spec.column(column).label
+                self.warn(r, at, f"{spec.total_label}（{label}）写的是「{short(str(shown))}」，各行之和为 "
+                                 f"{normalise_number(total)}；perfxl 按各行计算合计，请核对")
+
     # -- finishing a table --------------------------------------------------------------------
     def finish(self, table: _Table) -> _Table:
         if table.header is None:
@@ -566,6 +661,8 @@ class _Sheet:
         project.indicators = complete_tree(table.trees.get(MAIN_BLOCK, {}), self.form)
         for more in self.form.more_blocks:
             project.blocks[more.key] = complete_tree(table.trees.get(more.key, {}), self.form)
+        for flat in self.form.tables:
+            project.tables[flat.key] = table.flat.get(flat.key, [])
         self.unread_cells(table, project)
         self.out.append(project)
         return _Table()
@@ -581,6 +678,10 @@ class _Sheet:
                 read.add((header.row, header.label_col))
         for r, marks in table.field_rows:
             read.update((r, c) for c, _ in marks)
+        read |= table.flat_read
+        for entries in table.flat.values():
+            for entry in entries:
+                read.update((entry.where.row, c) for c in entry.where.cells.values())
         for block in table.trees:
             for _, _, item in project.rows(block):
                 where = item.where
@@ -876,6 +977,8 @@ class _Groups:
             item.value = number
             sheet.warn(r, c, f"指标值是文本「{short(text)}」，按数字 {number} 读取")
             return
+        if "type" not in self.form.col:
+            return                  # a form whose 指标值 holds the comparison too: '≥95%' as written
         compared = COMPARED.fullmatch(unicodedata.normalize("NFKC", text))
         op = self.sheet.labels.value_type(compared.group("op")) if compared else None
         if op is not None and self.form.is_quantitative(op):

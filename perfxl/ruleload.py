@@ -1,8 +1,8 @@
 """A form file's `names:` and `rules:` turned into checked Rule objects.
 
 Each rule's formula is parsed (perfxl.formula) against the names its scope offers: a field rule
-sees the form's fields, a row rule the indicator columns of its row, a group rule `column[]` over
-one 一级's rows. A built-in (scope record) is one of rules.BUILTINS, with its parameters checked
+sees the form's fields and its flat tables' sums, a row rule the indicator columns of its row (or,
+with `table`, that flat table's columns), a group rule `column[]` over one 一级's rows. A built-in (scope record) is one of rules.BUILTINS, with its parameters checked
 against their kinds. Any mistake is a TemplateError at the rule's file:line:col.
 """
 from __future__ import annotations
@@ -22,9 +22,11 @@ def build_rules(template: Template, form: FormData) -> tuple[Rule, ...]:
     data = form.data
     fields, columns = list(template.field_keys), list(template.row_keys)
     all_columns = [c.key for c in template.columns]
+    sums = list(template.sum_fields)
+    tables = {t.key: list(t.keys) for t in template.tables}
     defined = {}
     for key, text in (data.get("names") or {}).items():
-        if key in fields or key in all_columns:
+        if key in fields or key in all_columns or key in sums or any(key in keys for keys in tables.values()):
             form.fail(f'names 中的 "{key}" 与栏目或列同名；请换一个名字', "names", key, "<key>")
         defined[key] = _parse(form, text, None, defined, ("names", key))
     out: list[Rule] = []
@@ -49,28 +51,32 @@ def build_rules(template: Template, form: FormData) -> tuple[Rule, ...]:
                 form.fail(f"{key} 只用于 scope: record 的规则", *at, key)
         if "when" not in item:
             form.fail(f"规则 {rid} 缺少 when（公式）", *at)
+        table = item.get("table")
+        if table is not None and (scope != "row" or table not in tables):
+            form.fail(f'table 只用于 scope: row 的规则，且应为本表样的表格之一：{"、".join(tables) or "（本表样没有表格）"}',
+                      *at, "table")
         if scope == "field":
-            names = dict.fromkeys(fields, "cell")
-            if item.get("at") not in fields:
-                form.fail(f'字段规则需要 at：检查标记所在的栏目，为 {"、".join(fields)} 之一', *at, "at")
+            names = dict.fromkeys(fields + sums, "cell")
+            if item.get("at") not in fields + sums:
+                form.fail(f'字段规则需要 at：检查标记所在的栏目，为 {"、".join(fields + sums)} 之一', *at, "at")
         else:
             if "at" in item:
                 form.fail("at 只用于 scope: field 的规则", *at, "at")
-            names = dict.fromkeys(columns, "column" if scope == "group" else "cell")
-        if "under" in item and scope not in ("row",):
-            form.fail("under 只用于 scope: row 的规则", *at, "under")
+            names = dict.fromkeys(tables[table] if table else columns, "column" if scope == "group" else "cell")
+        if "under" in item and (scope != "row" or table):
+            form.fail("under 只用于指标行（scope: row，没有 table）的规则", *at, "under")
         test = _parse(form, item["when"], names, defined, at + ("when",))
         unknown = sorted(names_used(test) - set(names))
         if unknown:
             form.fail(f'规则 {rid} 通过 names 用到了本范围没有的名称 {"、".join(unknown)}', *at, "when")
         blame = tuple(item.get("blame", ()))
-        allowed_blame = fields if scope == "field" else all_columns
+        allowed_blame = fields + sums if scope == "field" else tables[table] if table else all_columns
         for j, key in enumerate(blame):
             if key not in allowed_blame:
-                form.fail(f'blame 中的 "{key}" 不是{"栏目" if scope == "field" else "指标列"}；'
+                form.fail(f'blame 中的 "{key}" 不是{"栏目" if scope == "field" else f"表格 {table} 的列" if table else "指标列"}；'
                           f'可用：{"、".join(allowed_blame)}', *at, "blame", j)
         out.append(Rule(rid, item["severity"], item["message"], scope, test, blame, item.get("under"),
-                        item.get("at"), item.get("paint", True)))
+                        item.get("at"), item.get("paint", True), table=table))
     return tuple(out)
 
 
@@ -90,7 +96,7 @@ def _builtin_rule(form: FormData, item: dict, at: tuple, fields, columns, templa
     name = item.get("builtin")
     if name not in BUILTINS:
         form.fail(f'scope: record 的规则需要 builtin，为 {"、".join(BUILTINS)} 之一', *at, "builtin")
-    for key in ("when", "blame", "under", "at"):
+    for key in ("when", "blame", "under", "at", "table"):
         if key in item:
             form.fail(f"{key} 不用于 builtin 规则", *at, key)
     builtin = BUILTINS[name]

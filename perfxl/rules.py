@@ -33,8 +33,9 @@ SCOPES = ("field", "row", "group", "record")
 class Rule:
     """One review rule of a form.
 
-    scope: "row" (a 三级 row), "group" (all rows of one 一级), "field" (header and footer fields)
-    or "record" (the whole table: a built-in of BUILTINS, run with `params`).
+    scope: "row" (a 三级 row, or with `table` a row of that flat table), "group" (all rows of one
+    一级), "field" (header and footer fields, and the sums of flat tables' 合计 rows) or "record"
+    (the whole table: a built-in of BUILTINS, run with `params`).
     """
 
     id: str
@@ -48,6 +49,7 @@ class Rule:
     paint: bool = True                      # paint the blamed cells (not for "still empty")
     builtin: str | None = None
     params: Mapping = dataclasses.field(default_factory=dict, compare=False, hash=False)
+    table: str | None = None                # row rules: a flat table's rows instead of indicator rows
 
     def applies(self, level1: str | None) -> bool:
         return self.level1 is None or (level1 is not None and self.level1 in level1)
@@ -110,8 +112,18 @@ def row_env(indicator: Indicator | None) -> dict:
 
 
 def field_env(project: Project, template: Template) -> dict:
-    """Every header and footer field of a project, by key: what field rules see."""
-    return {key: project.get(key) for key in template.field_keys}
+    """Every header and footer field of a project, by key, and each flat table's sums (what its
+    合计 row's SUM computes: the numbers of the column, text ignored): what field rules see."""
+    env = {key: project.get(key) for key in template.field_keys}
+    for key, (table, column) in template.sum_fields.items():
+        env[key] = column_sum(project.tables.get(table, ()), column)
+    return env
+
+
+def column_sum(entries, column: str) -> int | float:
+    """Excel's SUM over a column: numbers added, text and empty cells skipped."""
+    total = sum(v for e in entries if (v := e.get(column)).__class__ in (int, float))
+    return round(total, 9) if isinstance(total, float) else total
 
 
 # -- built-ins: what no formula can express, parametrised by the form file ----------------------
@@ -274,7 +286,14 @@ def field_outcomes(template: Template, at: str, env: Mapping) -> list[Outcome]:
 def row_outcomes(template: Template, level1: str, indicator: Indicator | None) -> list[Outcome]:
     """The row rules on one row of the indicator block (indicator None: an empty row)."""
     env = row_env(indicator)
-    return [Outcome(r, r.fires(env), r.text()) for r in template.live_rules("row") if r.applies(level1)]
+    return [Outcome(r, r.fires(env), r.text()) for r in template.live_rules("row")
+            if r.table is None and r.applies(level1)]
+
+
+def entry_outcomes(template: Template, table: str, entry) -> list[Outcome]:
+    """The row rules on one row of a flat table (entry None: an empty row)."""
+    env = entry.values if entry is not None else {}
+    return [Outcome(r, r.fires(env), r.text()) for r in template.live_rules("row") if r.table == table]
 
 
 def group_outcomes(template: Template, rows: list[tuple]) -> list[GroupOutcome]:

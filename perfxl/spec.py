@@ -14,7 +14,7 @@ import yaml
 from .errors import Location, SpecError, TemplateError, short
 from .jsonnodes import JsonSyntaxError, compose_json
 from .yamlnodes import BOOL, FLOAT, INT, NULL, PLAIN, STR, compose_yaml
-from .model import INDICATOR_KEYS, PROJECT_KEYS, SHARED_KEYS, Indicator, Project, Spec, block_prefix
+from .model import INDICATOR_KEYS, PROJECT_KEYS, SHARED_KEYS, Entry, Indicator, Project, Spec, block_prefix
 from .template import DEFAULT_TEMPLATE, Template, load_template
 from .values import (CORE_DECIMAL, CORE_FLOAT, CORE_INT, bad_character, decimal_value, is_finite_number,
                      parse_number, plain_kind)
@@ -232,8 +232,12 @@ class _SpecParser:
     def project(self, node: yaml.Node, defaults: dict, index: int) -> Project:
         items = {k: (kn, vn) for k, kn, vn in self.mapping(node, f"第 {index} 个项目")}
         more = [b.key for b in self.template.more_blocks]
-        allowed = set(PROJECT_KEYS) | set(SHARED_KEYS) | {"indicators"} | set(self.form_fields) | set(more)
+        tables = [t.key for t in self.template.tables]
+        allowed = set(PROJECT_KEYS) | set(SHARED_KEYS) | {"indicators"} | set(self.form_fields) | set(more) | set(tables)
         for key, (key_node, _) in items.items():
+            if key in self.template.sum_fields:
+                table, column = self.template.sum_fields[key]
+                self.fail(key_node, f'"{key}" 是表格 {table} 的 {column} 列合计，由各行计算得出，不能填写')
             if key not in allowed:
                 self.fail(key_node, f'项目中未知的键 "{key}"；可用：{", ".join(sorted(allowed))}')
             if key in PROJECT_KEYS and key not in self.form_fields:
@@ -257,7 +261,28 @@ class _SpecParser:
         project.indicators = self.indicators(tree_node, project)
         for key in more:
             project.blocks[key] = self.indicators(items.get(key, (None, None))[1], project, block_prefix(key))
+        for table in self.template.tables:
+            project.tables[table.key] = self.entries(items.get(table.key, (None, None))[1], table)
         return project
+
+    def entries(self, node: yaml.Node | None, table) -> list[Entry]:
+        """A flat table's rows: a list of mappings by the table's column keys (money as numbers)."""
+        if node is None or isinstance(node, yaml.ScalarNode) and node.value in ("", "~", "null"):
+            return []
+        out = []
+        for item in self.sequence(node, f"{table.key}（{table.label}）"):
+            entry = Entry(where={"row": self.where(item)})
+            for key, key_node, value_node in self.mapping(item, f"{table.label}的一行"):
+                if key not in table.keys:
+                    self.fail(key_node, f'{table.label}中未知的列 "{key}"；可用：{", ".join(table.keys)}')
+                column = table.column(key)
+                what = f"{key}（{column.label}）"
+                entry.set(key, self.number(value_node, what) if column.kind == "money" else self.text(value_node, what))
+                entry.where[key] = self.where(value_node)
+            if not entry.values:
+                self.fail(item, f"{table.label}的这一行是空的；请填写内容或删除这一行")
+            out.append(entry)
+        return out
 
     def indicators(self, node: yaml.Node | None, project: Project, prefix: str = ""):
         tree: dict[str, dict[str, list[Indicator]]] = {}

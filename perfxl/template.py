@@ -64,6 +64,52 @@ class Column:
     aliases: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class FlatColumn:
+    """A column of a flat table, spanning sheet columns first..last."""
+
+    key: str
+    label: str
+    first: int
+    last: int
+    kind: str = "text"          # text | money | long_text
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FlatTable:
+    """A table of plain rows (年度主要任务, 项目实施进度计划): its spec key, label, columns, where it
+    is drawn, and an optional 合计 row whose sums are fields the rules can name (`sums`)."""
+
+    key: str
+    label: str
+    label_col: int
+    columns: tuple[FlatColumn, ...]
+    aliases: tuple[str, ...] = ()
+    place: str = "before"                   # before the indicator blocks, or after them
+    after_header_row: int | None = None     # place before: after this many header rows (None: all)
+    blank_rows: int = 3
+    total_label: str | None = None
+    total_aliases: tuple[str, ...] = ()
+    sums: tuple[tuple[str, str], ...] = ()  # (column key, the sum's field key)
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(c.key for c in self.columns)
+
+    def column(self, key: str) -> FlatColumn:
+        return next(c for c in self.columns if c.key == key)
+
+    @functools.cached_property
+    def column_roles(self) -> dict[str, str]:
+        """The table's column labels by label_key → column key."""
+        roles: dict[str, str] = {}
+        for c in self.columns:
+            for text in (c.label, *c.aliases):
+                roles.setdefault(label_key(text), c.key)
+        return roles
+
+
 class Template:
     """A parsed, checked form."""
 
@@ -103,6 +149,8 @@ class Template:
         # further indicator blocks with the same columns (中期绩效指标 beside 年度绩效指标)
         self.more_blocks = tuple(Block(b["key"], b["label"], tuple(b.get("aliases", ())), b.get("place", "after"))
                                  for b in data.get("more_blocks") or ())
+        self.tables = tuple(self._table(t) for t in data.get("tables") or ())
+        self.sum_fields = {field_key: (table.key, column) for table in self.tables for column, field_key in table.sums}
         self.skeleton: dict[str, list[str]] = {k: list(v) for k, v in data["skeleton"].items()}
         types = data["value_types"]
         self.quantitative: list[str] = list(types["quantitative"])
@@ -124,7 +172,8 @@ class Template:
     @functools.cached_property
     def label_roles(self) -> dict[str, tuple]:
         """Every label of the form by its label_key: ('field', key), ('block',) for the main
-        indicator block, ('block', key) for a further one, ('column', key)."""
+        indicator block, ('block', key) for a further one, ('table', key) for a flat table and
+        ('total', key) for its 合计 row, ('column', key) for an indicator column."""
         roles: dict[str, tuple] = {}
         for field_name, label in self.field_labels().items():
             for text in (label.label, *label.aliases):
@@ -134,6 +183,11 @@ class Template:
         for more in self.more_blocks:
             for text in (more.label, *more.aliases):
                 roles[label_key(text)] = ("block", more.key)
+        for table in self.tables:
+            for text in (table.label, *table.aliases):
+                roles[label_key(text)] = ("table", table.key)
+            for text in (table.total_label, *table.total_aliases) if table.total_label else ():
+                roles.setdefault(label_key(text), ("total", table.key))
         for column in self.columns:
             for text in (column.label, *column.aliases):
                 roles.setdefault(label_key(text), ("column", column.key))
@@ -156,6 +210,18 @@ class Template:
             if rule.test is not None:
                 out.setdefault(rule.scope, []).append(rule)
         return out
+
+    @staticmethod
+    def _table(t: dict) -> FlatTable:
+        columns = tuple(FlatColumn(c["key"], c["label"], *col_span(c["cols"]), c.get("kind", "text"),
+                                   tuple(c.get("aliases", ()))) for c in t["columns"])
+        total = t.get("total") or {}
+        return FlatTable(t["key"], t["label"], col_index(t["label_col"]), columns, tuple(t.get("aliases", ())),
+                         t.get("place", "before"), t.get("after_header_row"), t.get("blank_rows", 3),
+                         total.get("label"), tuple(total.get("aliases", ())), tuple((total.get("sums") or {}).items()))
+
+    def table(self, key: str) -> FlatTable:
+        return next(t for t in self.tables if t.key == key)
 
     @staticmethod
     def _row(cells: list[dict]) -> list[Cell]:

@@ -70,16 +70,12 @@ def _formats(book: xlsxwriter.Workbook, template: Template) -> dict:
 
 
 def _write_cell(ws, cell, fmt):
+    if cell.merged:
+        ws.merge_range(cell.row, cell.col, cell.last_row or cell.row, cell.last_col or cell.col, "", fmt)
     if cell.formula is not None:
         ws.write_formula(cell.row, cell.col, "=" + cell.formula, fmt, cell.value)
-        return
-    if cell.merged:
-        value = "" if cell.value is None else cell.value
-        ws.merge_range(cell.row, cell.col, cell.last_row or cell.row, cell.last_col or cell.col, "", fmt)
-        if value != "":
-            _write_value(ws, cell.row, cell.col, value, fmt)
-        return
-    _write_value(ws, cell.row, cell.col, cell.value, fmt)
+    elif not cell.merged or (cell.value is not None and cell.value != ""):
+        _write_value(ws, cell.row, cell.col, cell.value, fmt)
 
 
 def _write_value(ws, row, col, value, fmt):

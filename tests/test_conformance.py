@@ -13,7 +13,8 @@ from conftest import ROOT
 
 SHIPPED = sorted(p.stem for p in shipped_dir().glob("*.yaml"))
 EXAMPLES = {"project-expenditure": ROOT / "specs" / "example.yaml",
-            "project-declaration": ROOT / "specs" / "declaration.yaml"}
+            "project-declaration": ROOT / "specs" / "declaration.yaml",
+            "department-overall": ROOT / "specs" / "department.yaml"}
 
 
 def test_every_shipped_form_has_an_example_spec():

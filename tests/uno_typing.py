@@ -3,7 +3,8 @@
 Run by a Python that has LibreOffice's `uno` module (Debian's python3-uno), not by the test's
 own interpreter: `python3 uno_typing.py SRC OUT PROFILE_DIR PORT SHEET!CELL=TEXT ...`. Each TEXT
 is entered as typed input (XCell.setFormula: "1400" becomes a number, "一千五百" text, "" empties
-the cell); LibreOffice recalculates the live checks, and the workbook is saved as .xlsx.
+the cell); a place `SHEET!+N` inserts an empty row above row N, as a clerk's 插入行 does. Edits run in
+order; LibreOffice recalculates the live checks, and the workbook is saved as .xlsx.
 """
 import subprocess
 import sys
@@ -39,7 +40,10 @@ def main(src, out, profile, port, *edits):
             place, _, text = edit.partition("=")
             sheet_name, _, cell = place.rpartition("!")
             sheet = doc.Sheets.getByName(sheet_name) if sheet_name else doc.Sheets.getByIndex(0)
-            sheet.getCellRangeByName(cell).setFormula(text)
+            if cell.startswith("+"):
+                sheet.Rows.insertByIndex(int(cell[1:]) - 1, 1)
+            else:
+                sheet.getCellRangeByName(cell).setFormula(text)
         doc.calculateAll()
         doc.storeToURL(uno.systemPathToFileUrl(out), (prop("FilterName", "Calc MS Excel 2007 XML"),))
         doc.close(True)
