@@ -26,13 +26,13 @@ _WHERE = {
     "Collected": "collect", "collect": "collect",
     "Location": "errors", "PerfxlError": "errors", "SpecError": "errors", "WorkbookError": "errors",
     "dump_spec": "dump", "check": "check",
-    "Indicator": "model", "Project": "model", "Spec": "model",
+    "Entry": "model", "Indicator": "model", "Project": "model", "Spec": "model",
     "ReadResult": "reader", "ReadWarning": "reader", "read": "reader",
     "blank": "render", "render": "render",
     "load_spec": "spec", "parse_spec": "spec", "load_template": "template",
 }
 __all__ = [
-    "Collected", "Indicator", "Location", "PerfxlError", "Project", "ReadResult", "ReadWarning", "Spec",
+    "Collected", "Entry", "Indicator", "Location", "PerfxlError", "Project", "ReadResult", "ReadWarning", "Spec",
     "SpecError", "WorkbookError", "blank", "check", "collect", "dump_spec", "load_spec", "load_template",
     "parse_spec", "read", "render",
 ]

@@ -73,7 +73,12 @@ def example_spec(template: Template) -> Spec:
             out[level1] = {}
             for level2 in level2s:
                 n += 1
-                out[level1][level2] = [Indicator(f"示例指标{n}", quantitative, n, unit="个")]
+                item = Indicator(f"示例指标{n}", value=f"{quantitative}{n}个")   # a form without a type column
+                if "type" in template.col:
+                    item.type, item.value = quantitative, n
+                if "unit" in template.col:
+                    item.unit = "个"
+                out[level1][level2] = [item]
         return out
     tables = {}
     for table in template.tables:

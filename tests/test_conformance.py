@@ -14,7 +14,8 @@ from conftest import ROOT
 SHIPPED = sorted(p.stem for p in shipped_dir().glob("*.yaml"))
 EXAMPLES = {"project-expenditure": ROOT / "specs" / "example.yaml",
             "project-declaration": ROOT / "specs" / "declaration.yaml",
-            "department-overall": ROOT / "specs" / "department.yaml"}
+            "department-overall": ROOT / "specs" / "department.yaml",
+            "county-project": ROOT / "specs" / "county.yaml"}
 
 
 def test_every_shipped_form_has_an_example_spec():

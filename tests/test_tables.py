@@ -176,3 +176,36 @@ def test_a_mistake_in_a_flat_table_is_one_line_with_its_place(tmp_path, old, new
     changed = next(text for text in new.splitlines() if text not in old.splitlines())
     line = next(i for i, text in enumerate(FORM.replace(old, new, 1).splitlines(), 1) if changed in text)
     assert re.search(rf"my-form\.yaml:{line}(:\d+)?$", str(info.value.where)), (str(info.value.where), line)
+
+
+COUNTY = ROOT / "specs" / "county.yaml"
+
+
+def test_the_county_form_draws_its_schedule_between_the_particulars_and_the_goals(tmp_path):
+    book = perfxl.render(perfxl.load_spec(COUNTY), tmp_path / "c.xlsx")
+    ws = openpyxl.load_workbook(book).worksheets[0]
+    column_a = [c.value for c in ws["A"] if c.value]
+    assert column_a.index("项目申报的必要性") < column_a.index("项目实施进度计划") < column_a.index("长期目标") \
+        < column_a.index("长期绩效指标") < column_a.index("年度绩效指标") < column_a.index("填报人")
+    schedule = _row_of(ws, "项目实施进度计划")
+    assert [ws.cell(schedule + 1, c).value for c in (2, 5, 6)] == ["施工图设计审查和招标", "2026年3月", "2026年4月"]
+    # no 指标值类型 column: the value is written as the form writes it, and no dropdown is drawn
+    assert ws.cell(_cells(ws, "≥48公里")[0].row, 4).value == "提质改造里程"
+    assert not ws.data_validations.dataValidation
+
+
+def test_a_county_value_keeps_its_comparison_and_unit_as_written(tmp_path):
+    """The county form has no 指标值类型 or 度量单位 column: '≥95%' typed into 指标值 stays '≥95%'
+    (a split would give the spec keys the form cannot draw), a bare number reads as a number."""
+    book = perfxl.render(perfxl.load_spec(COUNTY), tmp_path / "c.xlsx")
+    wb = openpyxl.load_workbook(book)
+    ws = wb.worksheets[0]
+    row = _cells(ws, "≥48公里")[-1].row
+    ws.cell(row, 5).value = "不低于 50 公里"
+    wb.save(tmp_path / "edited.xlsx")
+    result = perfxl.read(tmp_path / "edited.xlsx")
+    item = next(i for _, _, i in result.spec.projects[0].rows() if i.name == "提质改造里程")
+    assert (item.type, item.value, item.unit) == (None, "不低于 50 公里", None)
+    assert result.warnings == []
+    reloaded = parse_spec(perfxl.dump_spec(result.spec), str(tmp_path / "back.yaml"))
+    assert reloaded.projects == result.spec.projects
