@@ -56,6 +56,7 @@ def test_cached_row_formulas_are_the_rules_own(example_path, monkeypatch):
             plan_table(template, None, 5, 2)]
 
     fast = plans()
-    monkeypatch.setattr(layout._Planner, "row_condition", lambda self, rule, row: rule.test.excel(self.row_refs(row)))
+    monkeypatch.setattr(layout._Planner, "row_condition", lambda self, rule, row: rule.formula(
+        {c.key: layout.ref(row, c.col) for c in self.t.columns}))
     monkeypatch.setattr(layout, "_empty_row_outcomes", lambda template, level1: layout.row_outcomes(template, level1, None))
     assert plans() == fast
