@@ -300,7 +300,7 @@ class _Table:
     unit: tuple[int, int, tuple] | None = None
     amount: tuple[int, int, str | None] | None = None
     year_line: tuple[int, int, str] | None = None       # '（2022年度）' on its own row under the title
-    field_rows: list[tuple[int, list]] = field(default_factory=list)   # (row, [(col, field)])
+    field_rows: list[tuple[int, list, int | None]] = field(default_factory=list)  # (row, [(col, field)], values row)
     fields: set[str] = field(default_factory=set)
     header: _Header | None = None                       # the first block's header row
     trees: dict = field(default_factory=dict)           # block key → 一级 → 二级 → rows
@@ -356,13 +356,19 @@ class _Sheet:
                 if kind == "unit":
                     self.amount_cell(table, r, col, role)
             elif kind == "field":
-                marks = self.row_fields(self.rows[r], col)
+                every = self.label_cells(self.rows[r], col)
+                below = self.values_below(r, every)
+                marks = every if below is not None else self.row_fields(self.rows[r], col)
                 found = {name for _, name in marks}
                 if table.fields & found or (table.header and found & self.labels.header_fields):
                     table = self.finish(table)
                 table.fields |= found
-                table.field_rows.append((r, marks))
+                table.field_rows.append((r, marks, below))
                 table.reach(r)
+                if below is not None:
+                    table.reach(below)
+                    r = below + 1
+                    continue
             elif kind == "table":
                 if role[1] in table.flat:
                     table = self.finish(table)              # the same table again: the next project
@@ -419,6 +425,17 @@ class _Sheet:
             if value != "":
                 return col, (self.labels.role(value) if value.__class__ is str else None)
         return 0, None
+
+    def label_cells(self, row: list, start: int) -> list[tuple[int, str]]:
+        """Every field label of a row, [(column, field name)], the first of each field."""
+        out: dict[str, int] = {}
+        label = self.labels.label
+        for c in range(start, len(row)):
+            value = row[c]
+            role = label(value) if value.__class__ is str and value else None
+            if role is not None and role[0] == "field":
+                out.setdefault(role[1], c)
+        return sorted(((c, name) for name, c in out.items()))
 
     def row_fields(self, row: list, start: int) -> list[tuple[int, str]]:
         """The field labels of a header/footer row: [(column, field name)].
@@ -656,8 +673,8 @@ class _Sheet:
         project = Project()
         project.where = _Where(self.path, self.name, table.cells)
         self.shared(table, project)
-        for r, marks in table.field_rows:
-            self.fields(project, table, r, marks)
+        for r, marks, below in table.field_rows:
+            self.fields(project, table, r, marks, below)
         project.indicators = complete_tree(table.trees.get(MAIN_BLOCK, {}), self.form)
         for more in self.form.more_blocks:
             project.blocks[more.key] = complete_tree(table.trees.get(more.key, {}), self.form)
@@ -676,7 +693,7 @@ class _Sheet:
             read.update((header.row, c) for c in header.cols.values())
             if header.label_col is not None:
                 read.add((header.row, header.label_col))
-        for r, marks in table.field_rows:
+        for r, marks, _ in table.field_rows:
             read.update((r, c) for c, _ in marks)
         read |= table.flat_read
         for entries in table.flat.values():
@@ -732,24 +749,47 @@ class _Sheet:
             elif amount:
                 self.warn(r, c, f"金额单位「{amount}」无效（可选：{'、'.join(AMOUNT_UNITS)}），按 {AMOUNT_UNITS[0]} 读取")
 
-    def fields(self, project: Project, table: _Table, r: int, marks: list[tuple[int, str]]):
-        """The project fields named on one header/footer row: each label, then its value.
+    def fields(self, project: Project, table: _Table, r: int, marks: list[tuple[int, str]], below: int | None):
+        """The project fields named on one header/footer row: each label, then its value (beside
+        it, or under it on row `below`, from the label's column to the next label's).
 
         Anything else on the row inside the table is named in a warning: it is not read.
         """
-        row = self.rows[r]
+        at = r if below is None else below
+        row = self.rows[at]
         end_col = min(table.header.right + 1, len(row))
         marks = [m for m in marks if m[0] < end_col] + [(end_col, None)]
         for (c, name), (end, _) in zip(marks, marks[1:]):
-            value_col = self.field(project, table, r, c, name, end) if name not in table.cells else None
-            for col in range(c + 1, end):
+            first = c + 1 if below is None else c
+            value_col = self.field(project, table, at, first, name, end, c) if name not in table.cells else None
+            for col in range(first, end):
                 if col != value_col and row[col] != "":
-                    self.warn(r, col, f"「{short(str(row[col]))}」不属于任何字段，未读入")
+                    self.warn(at, col, f"「{short(str(row[col]))}」不属于任何字段，未读入")
 
-    def field(self, project: Project, table: _Table, r: int, c: int, name: str, end: int) -> int:
-        """Read the first non-empty cell after the label at column c, before `end`; its column."""
+    def values_below(self, r: int, marks: list[tuple[int, str]]) -> int | None:
+        """The next row, when the values of row r's labels are written under them: nothing but
+        labels on row r from its first label on, and on the next row text under the labels that
+        is no label of the form (a blank form's next row of labels is not its values)."""
+        if not marks or r + 1 >= len(self.rows):
+            return None
+        row, start = self.rows[r], marks[0][0]
+        labels = {c for c, _ in marks}
+        if any(row[c] != "" and c not in labels for c in range(start, len(row))):
+            return None
+        under = self.rows[r + 1]
+        filled = [c for c in range(len(under)) if under[c] != ""]
+        if not filled or filled[0] < start:
+            return None
+        label = self.labels.label
+        if any(under[c].__class__ is str and label(under[c]) is not None for c in filled):
+            return None
+        return r + 1
+
+    def field(self, project: Project, table: _Table, r: int, first: int, name: str, end: int, c: int) -> int:
+        """Read the first non-empty cell of row r from column `first` before `end` (the label is at
+        column c); its column."""
         row = self.rows[r]
-        col = c + 1
+        col = first
         while col < end and row[col] == "":
             col += 1
         raw = self.usable(row[col], r, col) if col < end else ""

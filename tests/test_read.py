@@ -568,3 +568,32 @@ def test_a_star_marked_core_indicator_keeps_its_name_with_a_warning(book):
     item = result.spec.projects[0].indicators["产出指标"]["数量指标"][0]
     assert item.name == "补缴社保、医保人员"
     assert any(w.location.endswith("!D11") and "核心指标" in w.message for w in result.warnings)
+
+
+def test_values_written_below_their_labels_are_read(tmp_path):
+    """A row of labels with nothing beside them, the values on the row below (forms.md §2: 年度目标
+    as a header row, the goal text under it): each value is read under its label's span."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    for row in [["2025年项目支出绩效目标表"], ["填报单位：某局"],
+                ["项目名称", None, "项目类别", None, "年度本级预算金额"],
+                ["道路养护", None, "一般项目", None, 1000],
+                ["本年度绩效目标"], ["完成养护100公里"],
+                ["本年度绩效指标", "一级指标", "二级指标", "三级指标", "指标值类型", "指标值", "指标值内容", "度量单位"],
+                [None, "产出指标", "数量指标", "养护里程", "≥", 100, None, "公里"],
+                ["支出测算依据及说明", "按每公里1万元测算"]]:
+        ws.append(row)
+    ws["D4"] = "旁注"                                # under no label: named, not read
+    wb.save(tmp_path / "below.xlsx")
+    result = perfxl.read(tmp_path / "below.xlsx", template="project-expenditure")
+    (project,) = result.spec.projects
+    assert (project.name, project.category, project.budget, project.goal, project.basis) == (
+        "道路养护", "一般项目", 1000, "完成养护100公里", "按每公里1万元测算")
+    assert [(w.location.rsplit("!", 1)[1], w.message) for w in result.warnings] == [("D4", "「旁注」不属于任何字段，未读入")]
+    assert str(project.where["name"]).endswith("!A4") and str(project.where["budget"]).endswith("!E4")
+
+
+def test_a_blank_form_does_not_take_the_next_row_of_labels_as_values(tmp_path):
+    book = perfxl.blank(tmp_path / "b.xlsx")
+    (project,) = perfxl.read(book).spec.projects
+    assert all(project.get(k) is None for k in ("name", "category", "budget", "period", "goal", "basis"))
