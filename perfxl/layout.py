@@ -261,11 +261,11 @@ class _Planner:
         self.put(columns[0].first, table.total_label, "label", last_col=columns[first_sum - 1].last)
         for column in columns[first_sum:]:
             if column.key not in sums:
-                self.put(column.first, None, "field", last_col=column.last)
+                self.put(column.first, None, "level", last_col=column.last)     # boxed, locked
                 continue
             cached = column_sum(entries, column.key)
             span = f"{ref(start, column.first, True)}:{ref(end, column.first, True)}"
-            self.put(column.first, cached, "money", last_col=column.last, formula=f"SUM({span})")
+            self.put(column.first, cached, "total", last_col=column.last, formula=f"SUM({span})")
             self.field_cells[sums[column.key]] = (self.row, column.first)
         self.plan.heights.setdefault(self.row, 22)
         for column in columns[first_sum:]:

@@ -57,6 +57,7 @@ def _formats(book: xlsxwriter.Workbook, template: Template) -> dict:
         "field": {**boxed, **unlocked, "align": "left"},
         "long_text": {**boxed, **unlocked, "align": "left"},
         "money": {**boxed, **unlocked, "align": "center", "num_format": styles["money_format"]},
+        "total": {**boxed, "align": "center", "num_format": styles["money_format"]},     # a live SUM: locked
         "center": {**boxed, **unlocked, "align": "center"},
         "number": {**boxed, **unlocked, "align": "center", "num_format": "General"},
         "mark": {**font, "font_size": 9, "font_color": "#C00000", "valign": "top"},

@@ -209,3 +209,14 @@ def test_a_county_value_keeps_its_comparison_and_unit_as_written(tmp_path):
     assert result.warnings == []
     reloaded = parse_spec(perfxl.dump_spec(result.spec), str(tmp_path / "back.yaml"))
     assert reloaded.projects == result.spec.projects
+
+
+def test_on_a_protected_blank_the_totals_are_locked_and_the_task_cells_open(tmp_path):
+    book = perfxl.blank(tmp_path / "p.xlsx", template="department-overall", protect=True)
+    ws = openpyxl.load_workbook(book).worksheets[0]
+    total = _row_of(ws, "金额合计")
+    assert ws.protection.sheet
+    assert all(ws.cell(total, c).protection.locked for c in (5, 6, 7))          # the live SUMs
+    assert ws.cell(total, 5).value.startswith("=SUM(")
+    first = _row_of(ws, "年度主要任务") + 1
+    assert all(ws.cell(r, c).protection.locked is False for r in range(first, total) for c in (2, 3, 5, 6, 7))
