@@ -57,18 +57,16 @@ def _is_workbook(path: str) -> bool:
 
 
 def check_project(project: Project, template: Template, source: str | None = None) -> list[Finding]:
-    """One table: header fields, the indicator block row by row, footer fields, then Python rules."""
+    """One table: its fields, flat tables and indicator blocks in drawing order, then the built-ins."""
     env = field_env(project, template)
-    out = _field_findings(project, template, template.header, env, source)
-    for table in template.tables:
-        if table.place == "before":
-            out += _table_findings(project, template, table, env, source)
-    for block, _ in template.blocks():
-        out += _block_findings(project, template, source, block)
-    for table in template.tables:
-        if table.place == "after":
-            out += _table_findings(project, template, table, env, source)
-    out += _field_findings(project, template, template.footer, env, source)
+    out: list[Finding] = []
+    for kind, *part in template.parts:             # in the order the table draws them
+        if kind == "fields":
+            out += _field_findings(project, template, part[0], env, source)
+        elif kind == "table":
+            out += _table_findings(project, template, part[0], env, source)
+        else:
+            out += _block_findings(project, template, source, part[0])
     for rule in template.rules:
         if rule.scope == "record":
             for p in rule.run(project, template):

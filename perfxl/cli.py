@@ -309,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("book", metavar="工作簿", help="填好的工作簿（.xlsx .xlsm .xls .ods）")
     p.add_argument("-o", "--output", metavar="输出", help="写到这个文件（.yaml 或 .json），不写则输出到屏幕")
     p.add_argument("--format", choices=("yaml", "json"), help="输出格式（默认 yaml；-o 以 .json 结尾时为 json）")
-    p.add_argument("--form", type=_text, metavar="表样", help="按这个表样读（表样名或表样文件；默认 project-expenditure）")
+    p.add_argument("--form", type=_text, metavar="表样", help="按这个表样读（表样名或表样文件；默认按工作簿中的表样标记，或按标签识别）")
 
     p = command("forms", cmd_forms)
     p.set_defaults(action=None, files=[], no_office=False)

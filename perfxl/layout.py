@@ -377,22 +377,13 @@ def plan_table(template: Template, project: Project | None, first_row: int = 0,
         input_rows = input_rows or 1
     planner = _Planner(template, project, first_row, input_rows)
     planner.title()
-    drawn = 0
-    for table in template.tables:
-        if table.place == "before" and table.after_header_row is not None:
-            planner.fields(template.header[drawn:table.after_header_row])
-            drawn = max(drawn, table.after_header_row)
-            planner.flat_table(table)
-    planner.fields(template.header[drawn:])
-    for table in template.tables:
-        if table.place == "before" and table.after_header_row is None:
-            planner.flat_table(table)
-    for block, label in template.blocks():
-        planner.indicator_block(block, label)
-    for table in template.tables:
-        if table.place == "after":
-            planner.flat_table(table)
-    planner.fields(template.footer)
+    for kind, *part in template.parts:
+        if kind == "fields":
+            planner.fields(*part)
+        elif kind == "table":
+            planner.flat_table(*part)
+        else:
+            planner.indicator_block(*part)
     for outcome, row in planner.pending:
         planner.field_rule_mark(outcome, row)
     planner.plan.last_row = planner.row - 1

@@ -199,6 +199,24 @@ class Template:
         after = [(b.key, b.label) for b in self.more_blocks if b.place == "after"]
         return [*before, (MAIN_BLOCK, self.block_label), *after]
 
+    @functools.cached_property
+    def parts(self) -> tuple[tuple, ...]:
+        """The parts of a table in drawing order, for the layout and for `perfxl check` alike:
+        ("fields", header or footer rows), ("table", FlatTable), ("block", key, label)."""
+        out: list[tuple] = []
+        drawn = 0
+        for table in self.tables:
+            if table.place == "before" and table.after_header_row is not None:
+                out.append(("fields", self.header[drawn:table.after_header_row]))
+                drawn = max(drawn, table.after_header_row)
+                out.append(("table", table))
+        out.append(("fields", self.header[drawn:]))
+        out += [("table", t) for t in self.tables if t.place == "before" and t.after_header_row is None]
+        out += [("block", key, label) for key, label in self.blocks()]
+        out += [("table", t) for t in self.tables if t.place == "after"]
+        out.append(("fields", self.footer))
+        return tuple(out)
+
     def live_rules(self, scope: str) -> list:
         """The rules of a scope that carry a formula (field, row, group), in form order."""
         return self._live.get(scope, [])
