@@ -579,7 +579,7 @@ class _Sheet:
         return v1, v2, tuple([clean(v, c) for v, c in zip(values, dcols)])
 
     # -- flat tables --------------------------------------------------------------------------
-    def flat_table(self, table: _Table, r: int, col: int, spec: FlatTable) -> int:
+    def flat_table(self, table: _Table, r: int, col: int, declared: FlatTable) -> int:
         """Read a flat table whose label is at (r, col); return the first row after it.
 
         Its header row (the label's row, or the next) places the columns by their labels; rows
@@ -587,17 +587,17 @@ class _Sheet:
         down beside its rows), or a row starting with another label of the form.
         """
         rows = self.rows
-        table.flat[spec.key] = entries = []
+        table.flat[declared.key] = entries = []
         table.flat_read.add((r, col))
         header, cols = None, {}
         for hr in (r, r + 1):
             if hr < len(rows):
-                cols = self.flat_header(hr, col, spec)
+                cols = self.flat_header(hr, col, declared)
                 if cols:
                     header = hr
                     break
         if header is None:
-            self.warn(r, col, f"找到「{spec.label}」，但没有它的表头行（{'、'.join(c.label for c in spec.columns)}），"
+            self.warn(r, col, f"找到「{declared.label}」，但没有它的表头行（{'、'.join(c.label for c in declared.columns)}），"
                               "未读取")
             return r + 1
         table.flat_read.update((header, c) for c in cols.values())
@@ -610,8 +610,8 @@ class _Sheet:
             if first is None:
                 continue
             role = self.labels.label(row[first]) if row[first].__class__ is str else None
-            if role is not None and role[0] == "total" and role[1] == spec.key:
-                self.flat_total(table, rr, first, spec, cols, entries)
+            if role is not None and role[0] == "total" and role[1] == declared.key:
+                self.flat_total(table, rr, first, declared, cols, entries)
                 return rr + 1
             if role is not None and role[0] in ("title", "field", "block", "table", "unit", "amount") \
                     or role == ("column", "level1"):
@@ -619,7 +619,7 @@ class _Sheet:
             entry = Entry(where=_RowWhere(self.path, self.name, rr, cols))
             for key, c in cols.items():
                 raw = self.usable(row[c], rr, c)
-                column = spec.column(key)
+                column = declared.column(key)
                 if raw == "":
                     continue
                 if column.kind == "money":
@@ -630,11 +630,11 @@ class _Sheet:
                 entries.append(entry)
         return len(rows)
 
-    def flat_header(self, r: int, start: int, spec: FlatTable) -> dict[str, int]:
+    def flat_header(self, r: int, start: int, declared: FlatTable) -> dict[str, int]:
         """The columns of a flat table's header row: {column key: sheet column}, by label."""
         cols: dict[str, int] = {}
         row = self.rows[r]
-        roles = spec.column_roles
+        roles = declared.column_roles
         for c in range(start, len(row)):
             value = row[c]
             if value.__class__ is str and value:
@@ -643,11 +643,11 @@ class _Sheet:
                     cols.setdefault(key, c)
         return cols
 
-    def flat_total(self, table: _Table, r: int, c: int, spec: FlatTable, cols: dict, entries: list):
+    def flat_total(self, table: _Table, r: int, c: int, declared: FlatTable, cols: dict, entries: list):
         """The 合计 row: its sums are computed from the rows; a cell saying otherwise is named."""
         table.flat_read.add((r, c))
         row = self.rows[r]
-        for column, key in spec.sums:
+        for column, key in declared.sums:
             at = cols.get(column)
             if at is None:
                 continue
@@ -658,8 +658,8 @@ class _Sheet:
                 continue
             number = shown if shown.__class__ in (int, float) else parse_number(str(shown))
             if number is None or abs(number - total) > 0.005 + 1e-9 * abs(total):
-                label = spec.column(column).label
-                self.warn(r, at, f"{spec.total_label}（{label}）写的是「{short(str(shown))}」，各行之和为 "
+                label = declared.column(column).label
+                self.warn(r, at, f"{declared.total_label}（{label}）写的是「{short(str(shown))}」，各行之和为 "
                                  f"{normalise_number(total)}；perfxl 按各行计算合计，请核对")
 
     # -- finishing a table --------------------------------------------------------------------
