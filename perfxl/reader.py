@@ -686,7 +686,8 @@ class _Sheet:
 
     def unread_cells(self, table: _Table, project: Project):
         """Name, in a warning, every non-empty cell of the table's span that nothing read: not a
-        value the project holds, not one of the form's labels, not already named in a warning."""
+        value the project holds, not one of the form's labels, not already named in a warning;
+        and every cell right of the table on its rows (perfxl's own check columns aside)."""
         first, last, left, right = self.spans[-1]
         read = set(table.cells.values()) | self.warned
         for header in table.headers:
@@ -719,6 +720,11 @@ class _Sheet:
                     if c in group_cols and label_key(value) in groups and any(a <= r < b for a, b in table.block_rows):
                         continue                # a 一级/二级 name repeated down its block's rows
                 self.warn(r, c, f"未识别的内容「{short(str(value))}」，未读入")
+            checks = (self.form.mark_col, self.form.count_col)
+            for c in range(right + 1, len(row)):
+                value = row[c]
+                if value != "" and c not in checks and (r, c) not in read:
+                    self.warn(r, c, f"表格右侧的内容「{short(str(value))}」不属于表格，未读入")
 
     def shared(self, table: _Table, project: Project):
         cells = table.cells

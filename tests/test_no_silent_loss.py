@@ -655,3 +655,23 @@ def test_no_cell_typed_into_a_table_is_lost_without_a_warning(tmp_path, form):
         assert lost == [], lost
 
     typed_anywhere()
+
+
+@pytest.mark.parametrize("form", sorted(FORM_EXAMPLES))
+def test_a_note_right_of_a_table_is_named_and_the_check_columns_are_not(tmp_path, form):
+    """A clerk's note right of the table (in the first column that is not one of perfxl's check
+    columns), on any of its rows, is named in a warning; the check columns are never reported."""
+    template = perfxl.load_template(form)
+    book = perfxl.render(FORM_EXAMPLES[form], tmp_path / "book.xlsx")
+    assert perfxl.read(book).warnings == []
+    wb = openpyxl.load_workbook(book)
+    ws = wb.worksheets[0]
+    column = next(c for c in range(template.ncols, 100) if c not in (template.mark_col, template.count_col)) + 1
+    rows = [3, ws.max_row // 2, ws.max_row]
+    for r in rows:
+        ws.cell(r, column).value = f"备注{r}"
+    wb.save(tmp_path / "noted.xlsx")
+    result = perfxl.read(tmp_path / "noted.xlsx")
+    letter = openpyxl.utils.get_column_letter(column)
+    assert sorted(w.location.rsplit("!", 1)[1] for w in result.warnings) == sorted(f"{letter}{r}" for r in rows)
+    assert result.spec.projects == perfxl.load_spec(FORM_EXAMPLES[form]).projects

@@ -104,11 +104,12 @@ def test_a_total_typed_over_is_named_and_the_rows_decide(tmp_path):
     ws = wb.worksheets[0]
     total = _row_of(ws, "金额合计")
     ws.cell(total, 5).value = 9999
-    ws.cell(total - 1, 8).value = "旁注"      # right of the table (column H): outside what the reader reads
+    ws.cell(total - 1, 8).value = "旁注"      # right of the table (column H): named, not read
     wb.save(tmp_path / "edited.xlsx")
     result = perfxl.read(tmp_path / "edited.xlsx")
     messages = {w.location.rsplit("!", 1)[1]: w.message for w in result.warnings}
     assert "9999" in messages[f"E{total}"] and "3260" in messages[f"E{total}"]
+    assert messages[f"H{total - 1}"] == "表格右侧的内容「旁注」不属于表格，未读入"
     assert result.spec.projects == perfxl.load_spec(DEPARTMENT).projects
 
 
