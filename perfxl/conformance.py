@@ -134,7 +134,7 @@ def _told_apart(template: Template, book: Path) -> str:
     """Without its tag (a workbook re-typed, or of a form without a version), the rendered example
     must still score best for this form among every form that can be used."""
     from .formfile import available
-    from .recognise import score
+    from .recognise import Scorer
     from .workbook import open_book
 
     opened = open_book(book)
@@ -146,7 +146,7 @@ def _told_apart(template: Template, book: Path) -> str:
                 forms.append(load_template(name))
             except PerfxlError:
                 continue
-    ranked = score(forms, sheets)
+    ranked = Scorer(forms).workbook(sheets)
     if len(ranked) > 1 and ranked[1][0] >= ranked[0][0] or ranked[0][1] is not template:
         rival = next(f for _, f in ranked if f is not template)
         if template.version:

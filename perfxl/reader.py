@@ -38,6 +38,8 @@ from .values import is_finite_number, normalise_number, parse_number
 from .workbook import Extras, open_book
 
 GLUED = re.compile(r"(?P<number>[+-]?[\d,.]+)\s*(?P<unit>[^\d\s.,+-][^\d]{0,7})")
+# the attachment mark of an official document above its table: '附件2', '附表 3：'
+ATTACHMENT = re.compile(r"\s*附[件表]\s*[\d一二三四五六七八九十-]*\s*[:：]?\s*")
 STARS = "★☆"          # core indicators marked in front of their names (★★★ in some forms)
 # a year on its own line under a title: '（2022年度）', '(2022年)', '2022年度'
 YEAR_LINE = re.compile(r"\s*\(?\s*(?P<year>(?:19|20)\d\d)\s*年度?\s*\)?\s*")
@@ -102,15 +104,19 @@ def read(path: str | os.PathLike, template: str | None = None) -> ReadResult:
         scans = [pool.submit(book.extras, name) for name in names]
         read_sheets = [(info, scan.result(), book.rows(info.name)) for info, scan in zip(sheets, scans)]
         if template is None:
-            form, notes = recognise(path, [(info.name, info.hidden, rows) for info, _, rows in read_sheets])
+            form, notes, scorer = recognise(path, [(info.name, info.hidden, rows) for info, _, rows in read_sheets])
             warnings.extend(ReadWarning(where, message) for where, message in notes)
         else:
-            form = load_template(template)
+            form, scorer = load_template(template), None
         labels = _Labels(form)
         lists = form.validation["list_sheet"]
         read_sheets = [s for s in read_sheets if not (s[0].hidden and s[0].name == lists)]
         for info, extras, rows in read_sheets:
-            found = _Sheet(path, info.name, rows, extras, labels, warnings).tables()
+            sheet = _Sheet(path, info.name, rows, extras, labels, warnings)
+            other = scorer.other_form(rows, form) if scorer else None
+            found = sheet.tables() if other is None else []     # a sheet of another form: named, not misread
+            if not found and info.name != form.instructions_sheet:
+                sheet.nothing_found(other)
             if found and info.hidden:
                 warnings.append(ReadWarning(f"{path}!{info.name}", f"工作表「{info.name}」是隐藏的，"
                                             f"其中的 {len(found)} 张表已照常读入；如不应报送，请删除该工作表"))
@@ -404,7 +410,40 @@ class _Sheet:
         self.finish(table)
         if self.extras.hidden_rows or self.extras.hidden_cols:
             self.hidden_cells()
+        if self.spans:
+            self.outside_cells()
         return self.out
+
+    def outside_cells(self):
+        """Name every non-empty cell outside the tables read: above, between and below them, and
+        left of a table on its rows (right of it: unread_cells)."""
+        spans = sorted(self.spans)
+        covered = {r: left for first, last, left, _ in spans for r in range(first, last + 1)}
+        for r, row in enumerate(self.rows):
+            left = covered.get(r)
+            end = len(row) if left is None else min(left, len(row))
+            for c in range(end):
+                value = row[c]
+                if value != "" and (r, c) not in self.warned and not (
+                        value.__class__ is str and ATTACHMENT.fullmatch(value)):
+                    self.warn(r, c, f"表格之外的内容「{short(str(value))}」不属于任何一张表，未读入")
+
+    def nothing_found(self, other: Template | None):
+        """One warning for a sheet with content where no table of the form was found, or that is
+        `other` form (recognised by labels, so not read as this one): how many cells, and where."""
+        filled = [(r, c) for r, row in enumerate(self.rows) for c, value in enumerate(row) if value != ""]
+        if not filled:
+            return
+        top, bottom = min(r for r, _ in filled), max(r for r, _ in filled)
+        left, right = min(c for _, c in filled), max(c for _, c in filled)
+        area = f"{col_letter(left)}{top + 1}:{col_letter(right)}{bottom + 1}"
+        if other is None:
+            message = f"工作表中没有找到「{self.form.form}」的表：{area} 中 {len(filled)} 个非空单元格未读入"
+        else:
+            message = (f"工作表是另一种表样「{other.form}」（{other.name}），不按「{self.form.form}」读取："
+                       f"{area} 中 {len(filled)} 个非空单元格未读入；请用 perfxl read --form {other.name} 另行读取")
+        first = min(filled)
+        self.warn(first[0], first[1], message)
 
     def hidden_cells(self):
         """Name every hidden row and column that holds something a table read."""

@@ -4,7 +4,9 @@ perfxl writes `perfxl:form=<id>@<version>` into the hidden list sheet of every f
 `version` (a cell of text, so it survives LibreOffice re-saving as .xlsx, .xls and .ods). A workbook
 without one is scored against every form that can be used (perfxl.formfile.available): each of a
 form's labels found on the first rows of a sheet counts, a label no other form has counts three
-times, a title that matches the form's title counts five. A tie is a warning naming both forms.
+times, a title that matches the form's title counts five; the form that fits most of the first
+sheets wins. A tie is a warning naming both forms. The reader then judges every sheet: a sheet that
+fits another form better is named in a warning and not misread as the workbook's form.
 """
 from __future__ import annotations
 
@@ -44,8 +46,9 @@ def form_labels(template: Template) -> set[str]:
     return set(template.label_roles)
 
 
-def recognise(path: str, sheets: list[Sheet]) -> tuple[Template, list[tuple[str, str]]]:
-    """The workbook's form and what to say about how it was found: [(where, message)]."""
+def recognise(path: str, sheets: list[Sheet]) -> tuple[Template, list[tuple[str, str]], Scorer | None]:
+    """The workbook's form, what to say about how it was found ([(where, message)]) and, when it
+    was chosen by labels among several forms, the Scorer that chose it (to judge each sheet)."""
     notes: list[tuple[str, str]] = []
     tagged = tag_of(sheets)
     if tagged:
@@ -58,44 +61,90 @@ def recognise(path: str, sheets: list[Sheet]) -> tuple[Template, list[tuple[str,
             if form.version != version:
                 notes.append((f"{path}!{sheet}", f"工作簿按表样「{name}」的 {version or '无版本'}版生成，"
                               f"现有的是 {form.version or '无版本'}版；按现有的读取，请核对"))
-            return form, notes
-    names = list(available())
-    if len(names) <= 1:
-        return load_template(names[0] if names else DEFAULT_TEMPLATE), notes
+            return form, notes, None
+    forms = _known_forms()
+    if len(forms) <= 1:
+        return (forms[0] if forms else load_template(DEFAULT_TEMPLATE)), notes, None
+    scorer = Scorer(forms)
+    best = scorer.workbook(sheets)
+    if len(best) > 1 and best[0][0] == best[1][0]:
+        notes.append((path, f"工作簿与表样「{best[0][1].name}」和「{best[1][1].name}」同样相符，"
+                      f"按「{best[0][1].name}」读取；如不对，请用 --form 指定表样"))
+    return best[0][1], notes, scorer
+
+
+def _known_forms() -> list[Template]:
     forms = []
-    for name in names:
+    for name in available():
         try:
             forms.append(load_template(name))
         except TemplateError:
             continue            # a broken form in a forms folder: `perfxl forms` says why
-    best = score(forms, sheets)
-    if len(best) > 1 and best[0][0] == best[1][0]:
-        notes.append((path, f"工作簿与表样「{best[0][1].name}」和「{best[1][1].name}」同样相符，"
-                      f"按「{best[0][1].name}」读取；如不对，请用 --form 指定表样"))
-    return best[0][1], notes
+    return forms
 
 
-def score(forms: list[Template], sheets: list[Sheet]) -> list[tuple[int, Template]]:
-    """The forms, best first (stable: the search order breaks ties)."""
-    seen: set[str] = set()
-    texts: list[str] = []
-    for name, hidden, rows in [s for s in sheets if not s[1]][:SCAN_SHEETS]:
+class Scorer:
+    """Scores sheets against forms: each of a form's labels found on a sheet's first rows counts
+    1, a label no other form has 3, a text matching the form's title 5. One per read: it keeps
+    what it learnt about each distinct text, since most texts repeat from sheet to sheet."""
+
+    def __init__(self, forms: list[Template]):
+        self.forms = forms
+        labels = [form_labels(f) for f in forms]
+        counts: dict[str, int] = {}
+        for words in labels:
+            for w in words:
+                counts[w] = counts.get(w, 0) + 1
+        self.weights: dict[str, list[tuple[int, int]]] = {}     # label → [(form index, points)]
+        for i, words in enumerate(labels):
+            for w in words:
+                self.weights.setdefault(w, []).append((i, 3 if counts[w] == 1 else 1))
+        self.patterns = [f.title_pattern() for f in forms]
+        self.known: dict[str, tuple[str, tuple[int, ...]]] = {}    # text → (key, forms whose title it is)
+
+    def sheet(self, rows: list) -> list[int]:
+        """Points per form (in self.forms order) for one sheet."""
+        points = [0] * len(self.forms)
+        seen: set[str] = set()
+        titled: set[int] = set()
+        texts = 0
         for row in rows[:SCAN_ROWS]:
             for value in row:
-                if isinstance(value, str) and value.strip():
+                if value.__class__ is not str or not value.strip():
+                    continue
+                known = self.known.get(value)
+                if known is None:
                     key = label_key(value)
-                    seen.add(key)
-                    texts.append(key)
-    labels = {id(f): form_labels(f) for f in forms}
-    counts: dict[str, int] = {}
-    for words in labels.values():
-        for w in words:
-            counts[w] = counts.get(w, 0) + 1
-    scored = []
-    for form in forms:
-        points = sum(3 if counts[w] == 1 else 1 for w in labels[id(form)] if w in seen)
-        pattern = form.title_pattern()
-        if any(pattern.match(t) for t in texts[:200]):
-            points += 5
-        scored.append((points, form))
-    return sorted(scored, key=lambda item: -item[0])
+                    known = self.known[value] = (key, tuple(i for i, p in enumerate(self.patterns) if p.match(key)))
+                seen.add(known[0])
+                if texts < 200:
+                    titled.update(known[1])
+                texts += 1
+        for key in seen:
+            for i, p in self.weights.get(key, ()):
+                points[i] += p
+        for i in titled:
+            points[i] += 5
+        return points
+
+    def workbook(self, sheets: list[Sheet]) -> list[tuple[tuple[int, int], Template]]:
+        """The forms, best first, by how many of the first visible sheets each one fits best, then
+        by points over those sheets: two sheets of one form outweigh one sheet of a form with
+        rarer labels. Stable: the search order breaks ties."""
+        wins = [0] * len(self.forms)
+        total = [0] * len(self.forms)
+        for _, _, rows in [s for s in sheets if not s[1]][:SCAN_SHEETS]:
+            points = self.sheet(rows)
+            top = max(points)
+            if top > 0 and points.count(top) == 1:
+                wins[points.index(top)] += 1
+            total = [a + b for a, b in zip(total, points)]
+        ranked = [((wins[i], total[i]), f) for i, f in enumerate(self.forms)]
+        return sorted(ranked, key=lambda item: (-item[0][0], -item[0][1]))
+
+    def other_form(self, rows: list, read_as: Template) -> Template | None:
+        """Another form that one sheet's labels match better than the form it is read as."""
+        points = self.sheet(rows)
+        top = max(points)
+        mine = next(p for p, f in zip(points, self.forms) if f is read_as)
+        return self.forms[points.index(top)] if top > mine else None

@@ -675,3 +675,72 @@ def test_a_note_right_of_a_table_is_named_and_the_check_columns_are_not(tmp_path
     letter = openpyxl.utils.get_column_letter(column)
     assert sorted(w.location.rsplit("!", 1)[1] for w in result.warnings) == sorted(f"{letter}{r}" for r in rows)
     assert result.spec.projects == perfxl.load_spec(FORM_EXAMPLES[form]).projects
+
+
+@pytest.mark.parametrize("form", sorted(FORM_EXAMPLES))
+def test_notes_between_and_below_tables_are_named(tmp_path, form):
+    """A clerk's note anywhere on the sheet outside the tables (between two stacked tables, below
+    the last one, far down and right) is named in a warning; the tables still read the same."""
+    spec = perfxl.load_spec(FORM_EXAMPLES[form])
+    spec.projects = spec.projects * 2 if len(spec.projects) == 1 else spec.projects
+    book = perfxl.render(spec, tmp_path / "book.xlsx", one_sheet=True)
+    wb = openpyxl.load_workbook(book)
+    ws = wb.worksheets[0]
+    last = ws.max_row
+    gap = next(r for r in range(3, last) if all(ws.cell(r, c).value is None for c in range(1, 30))
+               and ws.cell(r - 1, 1).value is not None)
+    notes = {(gap, 2): "以上数据经审核", (last + 2, 1): "制表：王芳", (last + 40, 30): 12345}
+    for (r, c), value in notes.items():
+        ws.cell(r, c).value = value
+    wb.save(tmp_path / "noted.xlsx")
+    result = perfxl.read(tmp_path / "noted.xlsx")
+    assert [p.name for p in result.spec.projects] == [p.name for p in spec.projects]
+    named = sorted(w.location.rsplit("!", 1)[1] for w in result.warnings)
+    assert named == sorted(f"{openpyxl.utils.get_column_letter(c)}{r}" for r, c in notes), named
+
+
+def test_a_sheet_without_a_table_is_named_with_its_cells(tmp_path):
+    """A cover sheet (or any sheet where no table of the form is found) is named in one warning
+    with how many cells were not read and where; the tables of the other sheets are read."""
+    book = perfxl.render(EXAMPLE, tmp_path / "book.xlsx")
+    wb = openpyxl.load_workbook(book)
+    cover = wb.create_sheet("封面", 0)
+    cover["B3"] = "某市商务局 2026 年项目支出绩效目标"
+    cover["B5"] = "报送日期：2026-03-01"
+    cover["D9"] = 42
+    wb.save(tmp_path / "covered.xlsx")
+    result = perfxl.read(tmp_path / "covered.xlsx")
+    assert result.spec.projects == example_spec().projects
+    about = [str(w) for w in result.warnings if "!封面" in w.location]
+    assert len(about) == 1 and "3 个非空单元格" in about[0] and "B3:D9" in about[0], about
+    assert result.warnings[0].location.endswith("!封面!B3")
+
+
+def test_a_sheet_of_another_form_is_named_with_the_form_to_read_it_with(tmp_path):
+    """A workbook holding tables of two forms: the sheets of the form read are read; each sheet of
+    the other form is named in a warning that says which form it is and how to read it."""
+    project = perfxl.render(EXAMPLE, tmp_path / "project.xlsx")
+    department = perfxl.render(ROOT / "specs" / "department.yaml", tmp_path / "department.xlsx")
+    wb = openpyxl.load_workbook(project)
+    src = openpyxl.load_workbook(department).worksheets[0]
+    dst = wb.create_sheet("部门")
+    for row in src.iter_rows():
+        for cell in row:
+            if cell.value is not None and cell.__class__.__name__ == "Cell":
+                dst.cell(cell.row, cell.column).value = cell.value
+    for merged in src.merged_cells.ranges:
+        dst.merge_cells(str(merged))
+    wb.save(tmp_path / "mixed.xlsx")
+    result = perfxl.read(tmp_path / "mixed.xlsx")
+    names = [p.name for p in result.spec.projects]
+    wanted = {p.name for p in example_spec().projects}
+    other = {p.name for p in perfxl.load_spec(ROOT / "specs" / "department.yaml").projects}
+    read_form = result.spec.template
+    assert set(names) in (wanted, other)
+    missed = "部门" if read_form == "project-expenditure" else SHEET
+    about = [str(w) for w in result.warnings if f"!{missed}!" in w.location]
+    assert len(about) == 1 and "--form" in about[0], [str(w) for w in result.warnings]
+    other_form = "department-overall" if read_form == "project-expenditure" else "project-expenditure"
+    assert other_form in about[0]
+    again = perfxl.read(tmp_path / "mixed.xlsx", template=other_form)     # as told: every sheet as that form
+    assert (other if set(names) == wanted else wanted) <= {p.name for p in again.spec.projects}

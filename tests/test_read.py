@@ -215,12 +215,12 @@ def test_where_points_at_cells(book):
     assert str(p.where["l2:效益指标/生态效益"]) == f"{book}!{SHEET}!C16"
 
 
-def test_other_sheets_are_ignored_and_perfxls_hidden_list_sheet_too(spec, book):
+def test_other_sheets_are_named_and_perfxls_hidden_list_sheet_is_not(spec, book):
     def change(ws, wb):
         notes = wb.create_sheet("说明")
         notes["A1"] = "本工作簿由各单位填报"
     got, warnings = read(edit(book, change))
-    assert got == spec and warnings == {}
+    assert got == spec and list(warnings) == ["说明!A1"] and "A1:A1 中 1 个非空单元格未读入" in warnings["说明!A1"]
 
 
 @pytest.mark.parametrize("state", ["hidden", "veryHidden"])
@@ -316,8 +316,10 @@ projects:
 def test_hand_typed_table_at_an_offset(tmp_path):
     got, warnings = read(hand_typed(tmp_path / "hand.xlsx"))
     assert got == perfxl.parse_spec(HAND_SPEC)
-    # budget "120" (I8), ≧ and "12" (G13, H13), \geq and "90%" (G17, H17)
-    assert set(warnings) == {"填报!I8", "填报!G13", "填报!H13", "填报!G17", "填报!H17"}
+    # budget "120" (I8), ≧ and "12" (G13, H13), \geq and "90%" (G17, H17); 填表人 below the table
+    # (C19) is no field of this form; the attachment mark 附件2 (A1) is not named
+    assert set(warnings) == {"填报!I8", "填报!G13", "填报!H13", "填报!G17", "填报!H17", "填报!C19"}
+    assert "不属于任何一张表" in warnings["填报!C19"]
     assert "度量单位补为 %" in warnings["填报!H17"]
 
 
