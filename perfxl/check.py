@@ -15,7 +15,7 @@ from .layout import indicator_rows
 from .model import Indicator, Project, Spec, block_prefix
 from .rules import (ERROR, WARNING, Finding, Rule, entry_outcomes, field_env, field_outcomes,
                     group_outcomes, row_outcomes)
-from .template import Template, form_of
+from .template import MAIN_BLOCK, Template, form_of
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 WORKBOOK_MAGIC = (b"PK", b"\xd0\xcf\x11\xe0")     # zip (.xlsx/.ods), OLE (.xls, encrypted .xlsx)
@@ -98,7 +98,7 @@ def _table_findings(project: Project, template: Template, table, env, source) ->
                 name = entry.get(first)
                 out.append(Finding(o.rule.id, o.rule.severity, o.message, project.name, table.label, None,
                                    str(name) if name is not None else None,
-                                   str(where) if where is not None else source))
+                                   str(where) if where is not None else source, table.key))
     for _, key in table.sums:
         for o in field_outcomes(template, key, env):
             if o.fired:
@@ -122,6 +122,9 @@ def _block_findings(project: Project, template: Template, source, block: str) ->
         for g in groups.get(i, ()):
             if g.fired:
                 out.append(_finding(g.rule, g.message, project, source, g.level1, prefix=prefix))
+    if block != MAIN_BLOCK:
+        for finding in out:
+            finding.table = block
     return out
 
 

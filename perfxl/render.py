@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .errors import PerfxlError
 from .layout import TablePlan, blank_project, plan_table
-from .model import INDICATOR_KEYS, PROJECT_KEYS, Project, Spec, block_prefix
+from .model import INDICATOR_KEYS, PROJECT_KEYS, SHARED_KEYS, Project, Spec, block_prefix
 from .output import check_output
 from .values import bad_character, is_finite_number
 from .spec import MAX_CELL_TEXT, load_spec
@@ -73,9 +73,10 @@ def render(spec: Spec | str | os.PathLike, out: str | os.PathLike | None = None,
     if out is None:
         raise ValueError("render() of a Spec object needs out=")
     check_output(out, [spec.source] if spec.source else [])
+    template = form_of(spec)
     for project in spec.projects:
         check_cells(project, spec.source)
-    template = form_of(spec)
+        check_drawn(project, template, spec.source)
     lists = template.validation["list_sheet"]
     if one_sheet:
         title = spec.projects[0].unit or template.form
@@ -116,6 +117,41 @@ def check_cells(project: Project, source: str | None = None) -> None:
         for _, _, item in project.rows(block):
             for key in (*INDICATOR_KEYS, *item.extra):
                 check(item.get(key), item.where.get(key) or item.where.get("name"), f"指标「{item.name}」的 {key}")
+
+
+def check_drawn(project: Project, template: Template, source: str | None = None) -> None:
+    """Refuse, naming it, a value the form has no place for: a field, block, flat table, table
+    column or indicator key it does not draw (a Spec built in code, or read on another form).
+    Spec files never hold one: their loader refuses the key."""
+    def refuse(key: str, what: str, where):
+        raise PerfxlError(f"项目「{project.name or ''}」的{what}「{key}」在表样「{template.name}」中没有栏目，"
+                          "不会出现在表中；请去掉它或换用有这一栏的表样",
+                          where or project.where.get("project") or source)
+
+    drawn = set(template.field_keys) | set(SHARED_KEYS)
+    for key in (*PROJECT_KEYS, *project.extra):
+        if key not in drawn and project.get(key) not in (None, ""):
+            refuse(key, "字段", project.where.get(key))
+    blocks = {b.key for b in template.more_blocks}
+    for key, tree in project.blocks.items():
+        if key not in blocks and tree:
+            refuse(key, "指标块", None)
+    for key, entries in project.tables.items():
+        if key not in {t.key for t in template.tables}:
+            if entries:
+                refuse(key, "表格", None)
+            continue
+        columns = set(template.table(key).keys)
+        for entry in entries:
+            for column, value in entry.values.items():
+                if column not in columns and value not in (None, ""):
+                    refuse(column, f"表格 {key} 的列", entry.where.get(column))
+    columns = {"name", *template.row_keys}
+    for block in ("indicators", *(k for k in project.blocks if k in blocks)):
+        for _, _, item in project.rows(block):
+            for key in (*INDICATOR_KEYS, *item.extra):
+                if key not in columns and item.get(key) not in (None, ""):
+                    refuse(key, f"指标「{item.name}」的", item.where.get(key) or item.where.get("name"))
 
 
 def blank(out: str | os.PathLike, *, projects: int = 1, rows: int = 1, protect: bool = False,

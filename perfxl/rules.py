@@ -73,7 +73,13 @@ class Rule:
 
 @dataclass
 class Finding:
-    """One problem found: which rule, where (YAML line or sheet!cell), about which row."""
+    """One problem found: which rule, where (YAML line or sheet!cell), in which record (project),
+    table, group and row.
+
+    table: the key of the flat table or further indicator block the finding is in, None for the
+    fields and the main indicator block. A flat table's row has its table's label as level1 and
+    its first column as indicator.
+    """
 
     rule: str
     severity: str
@@ -83,9 +89,13 @@ class Finding:
     level2: str | None = None
     indicator: str | None = None
     location: str | None = None
+    table: str | None = None
 
     def to_dict(self) -> dict:
-        return dict(self.__dict__)
+        out = dict(self.__dict__)
+        if out["table"] is None:
+            del out["table"]
+        return out
 
 
 @dataclass(frozen=True)

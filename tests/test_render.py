@@ -12,6 +12,7 @@ from perfxl import parse_spec
 from perfxl.template import load_template
 
 T = load_template()
+ROOT = os.path.join(os.path.dirname(__file__), "..")
 
 
 @pytest.fixture(scope="module")
@@ -227,3 +228,26 @@ def test_output_gets_the_usual_file_mode(tmp_path, example_path):
     finally:
         os.umask(old)
     assert out.stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize("change, phrase", [
+    (lambda p: p.extra.update(no_such_field="值"), "no_such_field"),
+    (lambda p: setattr(p, "category", "其他"), "category"),
+    (lambda p: p.blocks.update(long_term={"产出指标": {}}), "long_term"),
+    (lambda p: p.tables.update(schedule=[perfxl.Entry({"step": "招标"})]), "schedule"),
+    (lambda p: p.tables["tasks"].append(perfxl.Entry({"task": "巡演", "owner": "张三"})), "owner"),
+    (lambda p: next(p.rows())[2].extra.update(weight=10), "weight"),
+    (lambda p: setattr(next(p.rows())[2], "type", "≥"), None),
+])
+def test_a_value_the_form_cannot_draw_is_refused_not_dropped(tmp_path, change, phrase):
+    """A Spec built in code (or read on one form and given another) holding a field, block, table,
+    column or indicator key its form does not draw is refused, naming it; nothing is left out silently."""
+    spec = perfxl.load_spec(os.path.join(ROOT, "specs", "department.yaml"))
+    change(spec.projects[0])
+    if phrase is None:              # the department form has a 指标值类型 column: drawn, fine
+        perfxl.render(spec, tmp_path / "ok.xlsx")
+        return
+    with pytest.raises(perfxl.PerfxlError, match=phrase) as caught:
+        perfxl.render(spec, tmp_path / "out.xlsx")
+    assert "不会出现在表中" in str(caught.value)
+    assert not (tmp_path / "out.xlsx").exists()

@@ -2,6 +2,7 @@
 checked row by row, read back from any workbook, and typed into by a clerk in LibreOffice."""
 from __future__ import annotations
 
+import json
 import re
 
 import openpyxl
@@ -66,7 +67,10 @@ def test_a_task_row_breaking_its_split_is_found_at_its_cells(tmp_path):
     entry = spec.projects[0].tables["tasks"][1]
     entry.set("other", 10)                               # 900 + 10 ≠ 980
     findings = perfxl.check(spec)
-    assert [(f.rule, f.level1, f.indicator) for f in findings] == [("G-TASK-SPLIT", "年度主要任务", "文物保护修缮")]
+    assert [(f.rule, f.table, f.level1, f.indicator) for f in findings] == [
+        ("G-TASK-SPLIT", "tasks", "年度主要任务", "文物保护修缮")]
+    from perfxl.check import json_report
+    assert json.loads(json_report(findings))["findings"][0]["table"] == "tasks"
     book = perfxl.render(spec, tmp_path / "d.xlsx")
     back = perfxl.check(book)
     split = next(f for f in back if f.rule == "G-TASK-SPLIT")
@@ -220,3 +224,20 @@ def test_on_a_protected_blank_the_totals_are_locked_and_the_task_cells_open(tmp_
     assert ws.cell(total, 5).value.startswith("=SUM(")
     first = _row_of(ws, "年度主要任务") + 1
     assert all(ws.cell(r, c).protection.locked is False for r in range(first, total) for c in (2, 3, 5, 6, 7))
+
+
+def test_a_finding_in_a_further_block_names_its_block_and_the_main_block_none():
+    """A finding points at its record, table, group and row: a row of the county form's 长期绩效指标
+    block names that block; a row of the main block and a field name no table (JSON leaves it out)."""
+    spec = perfxl.load_spec(ROOT / "specs" / "county.yaml")
+    project = spec.projects[0]
+    long_row = project.blocks["long_indicators"]["产出指标"]["数量指标"][0]
+    long_row.name = ""
+    main_row = next(project.rows())[2]
+    main_row.name = ""
+    project.name = ""
+    findings = perfxl.check(spec)
+    tables = {(f.table, f.level1) for f in findings if f.level1}
+    assert ("long_indicators", "产出指标") in tables and (None, next(project.rows())[0]) in tables, findings
+    field = next(f for f in findings if f.level1 is None and f.table is None)
+    assert "table" not in field.to_dict()
