@@ -24,8 +24,7 @@ WORKBOOK_MAGIC = (b"PK", b"\xd0\xcf\x11\xe0")     # zip (.xlsx/.ods), OLE (.xls,
 def check(source: Spec | str | os.PathLike) -> list[Finding]:
     """All findings for a Spec, a spec file or a workbook file, table by table in table order."""
     spec = source if isinstance(source, Spec) else load_source(source)[0]
-    template = form_of(spec)
-    return [f for project in spec.projects for f in check_project(project, template, spec.source)]
+    return [f for project in spec.projects for f in check_project(project, form_of(spec, project), spec.source)]
 
 
 def load_source(path: str | os.PathLike) -> tuple[Spec, list[str]]:

@@ -153,8 +153,6 @@ def _merge(files: list[str], results: list[_Read]) -> Collected:
             out.skipped.append((path, "这是 perfxl collect 汇总出的工作簿，不再收集"))
             continue
         why = result.why
-        if why is None and taken and result.spec.template != taken[0][1].spec.template:
-            why = f"模板 {result.spec.template} 与先读到的 {taken[0][1].spec.template} 不同"
         if why is not None:
             out.failures.append((path, why))
             continue
@@ -164,6 +162,11 @@ def _merge(files: list[str], results: list[_Read]) -> Collected:
         if not out.files:
             out.spec.template = result.spec.template
         for project in result.spec.projects:
+            own = project.template or result.spec.template      # a return on another form keeps its form
+            if own == out.spec.template:
+                project.template = project.form = None
+            else:
+                project.template = own
             winner = newest.get(_key(project))
             if winner is not None and winner != path:
                 out.superseded.append((path, project.name or "", winner))

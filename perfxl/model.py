@@ -92,7 +92,10 @@ IndicatorTree = dict[str, dict[str, list[Indicator]]]
 
 @dataclass
 class Project:
-    """One 项目支出绩效目标表. year/unit/amount_unit are resolved (spec default or own value)."""
+    """One record of a form (a 项目支出绩效目标表, a 部门整体支出绩效目标表 …). year/unit/amount_unit
+    are resolved (spec default or own value). `template` names the project's own form where it
+    differs from its spec's (a workbook holding tables of several forms); `form` is that form, loaded.
+    """
 
     name: str | None = None
     category: str | None = None
@@ -108,6 +111,8 @@ class Project:
     tables: dict[str, list[Entry]] = field(default_factory=dict)     # the form's flat tables
     extra: dict[str, Value] = field(default_factory=dict)    # the form's other fields
     where: dict[str, Location] = field(default_factory=dict, compare=False, repr=False)
+    template: str | None = None                             # its own form, when not the spec's
+    form: object = field(default=None, compare=False, repr=False)   # that form's Template, loaded
 
     get, set = _get, _set
     OWN = OWN_KEYS
@@ -143,7 +148,7 @@ class Project:
 
 @dataclass
 class Spec:
-    """A set of projects on one template."""
+    """A set of projects on a form (`template`; a project may name its own)."""
 
     projects: list[Project]
     template: str = "project-expenditure"
@@ -160,7 +165,7 @@ class Spec:
         out["template"] = self.template
         projects = []
         for project in self.projects:
-            item = {}
+            item = {"template": project.template} if project.template else {}
             for key in SHARED_KEYS:
                 value = getattr(project, key)
                 if key not in out and value is not None:

@@ -83,11 +83,13 @@ class ReadResult:
 def read(path: str | os.PathLike, template: str | None = None) -> ReadResult:
     """Read every project table on every sheet of a workbook back into a Spec.
 
-    The form is `template` (a form name or .yaml path) when given; else the one the workbook's
-    tag names (perfxl writes it for forms with a `version`), else the known form whose labels
-    the workbook shows best (perfxl.recognise). Hidden sheets are read too (perfxl's own hidden
-    list sheet aside), and so are hidden rows and columns: people "delete" rows by hiding them,
-    so each one read is named in a warning.
+    The form is `template` (a form name or .yaml path) when given, for every sheet; else the one
+    the workbook's tag names (perfxl writes it for forms with a `version`), else the known form
+    whose labels most of the workbook's sheets show best (perfxl.recognise). A sheet that fits
+    another of the tagged or known forms better is read as that one: its projects name their form
+    (Project.template), so a workbook holding tables of several forms is read whole. Hidden
+    sheets are read too (perfxl's own hidden list sheet aside), and so are hidden rows and
+    columns: people "delete" rows by hiding them, so each one read is named in a warning.
     """
     path = os.fspath(path)
     book = open_book(path)
@@ -108,15 +110,21 @@ def read(path: str | os.PathLike, template: str | None = None) -> ReadResult:
             warnings.extend(ReadWarning(where, message) for where, message in notes)
         else:
             form, scorer = load_template(template), None
-        labels = _Labels(form)
+        labels = {id(form): _Labels(form)}
         lists = form.validation["list_sheet"]
         read_sheets = [s for s in read_sheets if not (s[0].hidden and s[0].name == lists)]
         for info, extras, rows in read_sheets:
-            sheet = _Sheet(path, info.name, rows, extras, labels, warnings)
-            other = scorer.other_form(rows, form) if scorer else None
-            found = sheet.tables() if other is None else []     # a sheet of another form: named, not misread
-            if not found and info.name != form.instructions_sheet:
-                sheet.nothing_found(other)
+            # a sheet that fits another form better is read as that form: its projects name it
+            own = (scorer.other_form(rows, form) if scorer else None) or form
+            if id(own) not in labels:
+                labels[id(own)] = _Labels(own)
+            sheet = _Sheet(path, info.name, rows, extras, labels[id(own)], warnings)
+            found = sheet.tables()
+            if not found and info.name != own.instructions_sheet:
+                sheet.nothing_found()
+            if own is not form:
+                for project in found:
+                    project.template, project.form = own.name, own
             if found and info.hidden:
                 warnings.append(ReadWarning(f"{path}!{info.name}", f"工作表「{info.name}」是隐藏的，"
                                             f"其中的 {len(found)} 张表已照常读入；如不应报送，请删除该工作表"))
@@ -428,20 +436,16 @@ class _Sheet:
                         value.__class__ is str and ATTACHMENT.fullmatch(value)):
                     self.warn(r, c, f"表格之外的内容「{short(str(value))}」不属于任何一张表，未读入")
 
-    def nothing_found(self, other: Template | None):
-        """One warning for a sheet with content where no table of the form was found, or that is
-        `other` form (recognised by labels, so not read as this one): how many cells, and where."""
+    def nothing_found(self):
+        """One warning for a sheet with content where no table of the form was found: how many
+        cells, and where."""
         filled = [(r, c) for r, row in enumerate(self.rows) for c, value in enumerate(row) if value != ""]
         if not filled:
             return
         top, bottom = min(r for r, _ in filled), max(r for r, _ in filled)
         left, right = min(c for _, c in filled), max(c for _, c in filled)
         area = f"{col_letter(left)}{top + 1}:{col_letter(right)}{bottom + 1}"
-        if other is None:
-            message = f"工作表中没有找到「{self.form.form}」的表：{area} 中 {len(filled)} 个非空单元格未读入"
-        else:
-            message = (f"工作表是另一种表样「{other.form}」（{other.name}），不按「{self.form.form}」读取："
-                       f"{area} 中 {len(filled)} 个非空单元格未读入；请用 perfxl read --form {other.name} 另行读取")
+        message = f"工作表中没有找到「{self.form.form}」的表：{area} 中 {len(filled)} 个非空单元格未读入"
         first = min(filled)
         self.warn(first[0], first[1], message)
 

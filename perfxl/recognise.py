@@ -19,26 +19,34 @@ from .template import DEFAULT_TEMPLATE, Template, label_key, load_template
 TAG = "perfxl:form="
 SCAN_ROWS = 80          # rows per sheet looked at for labels
 SCAN_SHEETS = 5
+MAX_TAGS = 16          # forms named on the hidden list sheet
 
 Sheet = tuple[str, bool, list]      # (name, hidden, rows of cell values)
 
 
-def tag_of(sheets: Iterable[Sheet]) -> tuple[str, str, str] | None:
-    """(sheet, form id, version) of the first tag in a hidden sheet's column B (row 1)."""
+def tags_of(sheets: Iterable[Sheet]) -> list[tuple[str, str, str]]:
+    """(sheet, form id, version) of every tag in a hidden sheet's column B (row 1, and the rows
+    below it in a workbook of several forms)."""
+    found = []
     for name, hidden, rows in sheets:
         if not hidden:
             continue
-        for row in rows[:1]:
-            for value in row[:4]:
-                if isinstance(value, str) and value.startswith(TAG):
-                    form, _, version = value[len(TAG):].partition("@")
-                    return name, form.strip(), version.strip()
+        for row in rows[:MAX_TAGS]:
+            value = row[1] if len(row) > 1 else None
+            if isinstance(value, str) and value.startswith(TAG):
+                form, _, version = value[len(TAG):].partition("@")
+                found.append((name, form.strip(), version.strip()))
+        if found:
+            return found
+    return found
+
+
+def tag_text(template: Template, always: bool = False) -> str | None:
+    """The tag perfxl writes for a form: None for a form without a version, unless `always` (a
+    workbook of several forms names each of them)."""
+    if template.version or always:
+        return f"{TAG}{template.name}@{template.version or ''}"
     return None
-
-
-def tag_text(template: Template) -> str | None:
-    """The tag perfxl writes for a form (None for a form without a version)."""
-    return f"{TAG}{template.name}@{template.version}" if template.version else None
 
 
 def form_labels(template: Template) -> set[str]:
@@ -50,18 +58,19 @@ def recognise(path: str, sheets: list[Sheet]) -> tuple[Template, list[tuple[str,
     """The workbook's form, what to say about how it was found ([(where, message)]) and, when it
     was chosen by labels among several forms, the Scorer that chose it (to judge each sheet)."""
     notes: list[tuple[str, str]] = []
-    tagged = tag_of(sheets)
-    if tagged:
-        sheet, name, version = tagged
+    tagged = []
+    for sheet, name, version in tags_of(sheets):
         try:
             form = load_template(name)
         except TemplateError as exc:
             notes.append((f"{path}!{sheet}", f"工作簿标明的表样「{name}」无法使用（{exc.message}）；按标签识别"))
-        else:
-            if form.version != version:
-                notes.append((f"{path}!{sheet}", f"工作簿按表样「{name}」的 {version or '无版本'}版生成，"
-                              f"现有的是 {form.version or '无版本'}版；按现有的读取，请核对"))
-            return form, notes, None
+            continue
+        if (form.version or "") != version:
+            notes.append((f"{path}!{sheet}", f"工作簿按表样「{name}」的 {version or '无版本'}版生成，"
+                          f"现有的是 {form.version or '无版本'}版；按现有的读取，请核对"))
+        tagged.append(form)
+    if tagged:          # perfxl's own workbook: its first tag is its form, further tags its sheets' others
+        return tagged[0], notes, Scorer(tagged) if len(tagged) > 1 else None
     forms = _known_forms()
     if len(forms) <= 1:
         return (forms[0] if forms else load_template(DEFAULT_TEMPLATE)), notes, None

@@ -189,12 +189,7 @@ class _SpecParser:
         if "template" in top:
             node = top["template"][1]
             template_name = self.text(node, "template", required=True)
-            try:
-                self.template = load_template(template_name, base=os.path.dirname(self.path) or None)
-            except TemplateError as exc:
-                if exc.where is None:           # an unknown form name: the spec's mistake
-                    self.fail(node, exc.message)
-                raise                           # a mistake inside the form file: its own file:line
+            self.template = self.form(node, template_name)
         defaults = self.shared(top)
         if "projects" not in top:
             self.fail(root, "缺少 projects: 项目列表")
@@ -230,10 +225,34 @@ class _SpecParser:
         return out
 
     def project(self, node: yaml.Node, defaults: dict, index: int) -> Project:
+        """One project on the spec's form, or on its own (`template:` in the project)."""
         items = {k: (kn, vn) for k, kn, vn in self.mapping(node, f"第 {index} 个项目")}
+        if "template" not in items:
+            return self.record(node, items, defaults)
+        spec_form, name_node = self.template, items.pop("template")[1]
+        name = self.text(name_node, "template", required=True)
+        self.template = self.form(name_node, name)
+        try:
+            project = self.record(node, items, defaults)
+        finally:
+            own, self.template = self.template, spec_form
+        if own.source != spec_form.source:
+            project.template, project.form = name, own
+        return project
+
+    def form(self, node: yaml.Node, name: str) -> Template:
+        try:
+            return load_template(name, base=os.path.dirname(self.path) or None)
+        except TemplateError as exc:
+            if exc.where is None:           # an unknown form name: the spec's mistake
+                self.fail(node, exc.message)
+            raise                           # a mistake inside the form file: its own file:line
+
+    def record(self, node: yaml.Node, items: dict, defaults: dict) -> Project:
         more = [b.key for b in self.template.more_blocks]
         tables = [t.key for t in self.template.tables]
-        allowed = set(PROJECT_KEYS) | set(SHARED_KEYS) | {"indicators"} | set(self.form_fields) | set(more) | set(tables)
+        allowed = (set(PROJECT_KEYS) | set(SHARED_KEYS) | {"indicators", "template"} | set(self.form_fields)
+                   | set(more) | set(tables))
         for key, (key_node, _) in items.items():
             if key in self.template.sum_fields:
                 table, column = self.template.sum_fields[key]

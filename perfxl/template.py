@@ -309,8 +309,11 @@ class Template:
         return out
 
 
-def form_of(spec) -> Template:
-    """The form a Spec is on: the one its loader found (a path is relative to the spec), else by name."""
+def form_of(spec, project=None) -> Template:
+    """The form a Spec is on, or one of its projects: the one its loader found (a path is
+    relative to the spec), else by name."""
+    if project is not None and project.template:
+        return project.form if project.form is not None else load_template(project.template)
     return spec.form if spec.form is not None else load_template(spec.template)
 
 

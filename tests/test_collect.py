@@ -91,3 +91,19 @@ def test_cli_bundle_workbook_reads_back(returns, tmp_path):
 def test_cli_no_workbooks_is_exit_2(tmp_path):
     result = run(tmp_path)
     assert result.returncode == 2 and "没有找到工作簿" in result.stderr
+
+
+def test_returns_on_different_forms_are_collected_each_on_its_own(returns, tmp_path):
+    """A 部门整体 return among project returns is collected, not refused: its project names its
+    form, and the bundle renders every table on its own form and reads back the same."""
+    from conftest import ROOT
+
+    perfxl.render(ROOT / "specs" / "department.yaml", returns / "d.xlsx")
+    result = perfxl.collect([returns], jobs=1)
+    assert result.failures == []
+    forms = {p.name: p.template for p in result.spec.projects}
+    assert forms["某市文化和旅游局（本级）"] == "department-overall"
+    assert {t for n, t in forms.items() if n != "某市文化和旅游局（本级）"} == {None}
+    bundle = tmp_path / "bundle.xlsx"
+    assert run(returns, "-o", bundle).returncode == 0
+    assert perfxl.read(bundle).spec.projects == result.spec.projects

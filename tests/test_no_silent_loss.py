@@ -716,9 +716,9 @@ def test_a_sheet_without_a_table_is_named_with_its_cells(tmp_path):
     assert result.warnings[0].location.endswith("!封面!B3")
 
 
-def test_a_sheet_of_another_form_is_named_with_the_form_to_read_it_with(tmp_path):
-    """A workbook holding tables of two forms: the sheets of the form read are read; each sheet of
-    the other form is named in a warning that says which form it is and how to read it."""
+def _mixed_workbook(tmp_path) -> Path:
+    """A workbook another program put together: the example's two project sheets and a
+    部门整体 sheet copied in by value (no tag: the forms are told apart by their labels)."""
     project = perfxl.render(EXAMPLE, tmp_path / "project.xlsx")
     department = perfxl.render(ROOT / "specs" / "department.yaml", tmp_path / "department.xlsx")
     wb = openpyxl.load_workbook(project)
@@ -730,17 +730,46 @@ def test_a_sheet_of_another_form_is_named_with_the_form_to_read_it_with(tmp_path
                 dst.cell(cell.row, cell.column).value = cell.value
     for merged in src.merged_cells.ranges:
         dst.merge_cells(str(merged))
+    del wb["_lists"]
     wb.save(tmp_path / "mixed.xlsx")
-    result = perfxl.read(tmp_path / "mixed.xlsx")
-    names = [p.name for p in result.spec.projects]
-    wanted = {p.name for p in example_spec().projects}
-    other = {p.name for p in perfxl.load_spec(ROOT / "specs" / "department.yaml").projects}
-    read_form = result.spec.template
-    assert set(names) in (wanted, other)
-    missed = "部门" if read_form == "project-expenditure" else SHEET
-    about = [str(w) for w in result.warnings if f"!{missed}!" in w.location]
-    assert len(about) == 1 and "--form" in about[0], [str(w) for w in result.warnings]
-    other_form = "department-overall" if read_form == "project-expenditure" else "project-expenditure"
-    assert other_form in about[0]
-    again = perfxl.read(tmp_path / "mixed.xlsx", template=other_form)     # as told: every sheet as that form
-    assert (other if set(names) == wanted else wanted) <= {p.name for p in again.spec.projects}
+    return tmp_path / "mixed.xlsx"
+
+
+def test_a_workbook_of_two_forms_is_read_whole_each_sheet_on_its_form(tmp_path):
+    """Each sheet is read on the form it fits (two project sheets outvote one 部门整体 sheet for
+    the workbook's form); the read spec names the other form on its project, loads, checks and
+    renders again, and that rendering reads back the same."""
+    mixed = _mixed_workbook(tmp_path)
+    result = perfxl.read(mixed)
+    department = perfxl.load_spec(ROOT / "specs" / "department.yaml").projects
+    assert result.spec.template == "project-expenditure"
+    assert [p.template for p in result.spec.projects] == [None, None, "department-overall"]
+    assert result.spec.projects[:2] == example_spec().projects
+    got = result.spec.projects[2]
+    got.template = None
+    assert got == department[0]
+    got.template = "department-overall"
+    assert [w for w in result.warnings if "部门" in w.location] == []
+    text = perfxl.dump_spec(result.spec)
+    again = perfxl.parse_spec(text, str(tmp_path / "back.yaml"))
+    assert again.projects == result.spec.projects
+    assert {f.rule for f in perfxl.check(again)} == {f.rule for f in perfxl.check(example_spec())} | {
+        f.rule for f in perfxl.check(ROOT / "specs" / "department.yaml")}
+    book = perfxl.render(again, tmp_path / "again.xlsx")
+    back = perfxl.read(book)
+    assert back.spec.projects == again.projects and back.warnings == []
+    with pytest.raises(perfxl.PerfxlError, match="--one-sheet"):
+        perfxl.render(again, tmp_path / "one.xlsx", one_sheet=True)
+    forced = perfxl.read(mixed, template="department-overall")         # as told: every sheet on that form
+    assert [p.template for p in forced.spec.projects] == [None]
+    assert sum("没有找到" in w.message for w in forced.warnings) == 2
+
+
+def test_a_project_naming_an_unknown_form_is_refused_at_its_line(tmp_path):
+    text = EXAMPLE.read_text(encoding="utf-8").replace("  - name: 市属商贸企业遗留问题专项资金",
+                                                       "  - template: no-such-form\n    name: 市属商贸企业遗留问题专项资金", 1)
+    assert "no-such-form" in text
+    (tmp_path / "bad.yaml").write_text(text, encoding="utf-8")
+    result = cli("check", tmp_path / "bad.yaml")
+    one_line_refusal(result, "no-such-form")
+    assert re.search(r"bad\.yaml:\d+:\d+", result.stderr), result.stderr
