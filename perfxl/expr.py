@@ -17,6 +17,12 @@ Env = dict  # key → cell value (None for blank), or a list of values for range
 Refs = dict  # key → cell reference ("$E8") or range ("$D8:$D10")
 
 
+class RowsRefs(dict):
+    """Refs of a row test to the ranges of many rows at once ("$E$8:$E$20"), for an array formula
+    that tests every row of the range: AND and OR, which would fold a range into one value, are
+    written as products and sums of the rows' tests instead."""
+
+
 def quote(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
@@ -181,6 +187,8 @@ class And(Expr):
         return FAILED if _failed(*values) else all(values)
 
     def excel(self, refs):
+        if isinstance(refs, RowsRefs):
+            return "(" + "*".join(f"({a.excel(refs)})" for a in self.args) + ")"
         return "AND(" + ",".join(a.excel(refs) for a in self.args) + ")"
 
 
@@ -196,6 +204,8 @@ class Or(Expr):
         return FAILED if _failed(*values) else any(values)
 
     def excel(self, refs):
+        if isinstance(refs, RowsRefs):
+            return "((" + "+".join(f"({a.excel(refs)})" for a in self.args) + ")>0)"
         return "OR(" + ",".join(a.excel(refs) for a in self.args) + ")"
 
 

@@ -260,7 +260,8 @@ SCHEMA = {
                "title": {"font?": "text", "size?": "number", "bold?": "bool", "italic?": "bool"},
                "label": {"font?": "text", "size?": "number", "bold?": "bool", "italic?": "bool"},
                "line_height": "number", "blank_text_lines": "number", "money_format": "text"},
-    "checks": {"mark_col": "column", "count_col": "column", "width": "number", "passed": "text", "failed": "text"},
+    "checks": {"mark_col": "column", "count_col": "column", "width": "number", "passed": "text", "failed": "text",
+               "inserted?": "text"},
     "validation": {"list_sheet": "text", "input_title": "text", "input_message": "text",
                    "error_title": "text", "error_message": "text"},
     "names?": {"*": "text"},
@@ -271,7 +272,8 @@ SCHEMA = {
 PAPERS = ("A4", "A3", "Letter")
 # The placeholders each text may use (format strings: {year}; nothing else is evaluated).
 PLACEHOLDERS = {("title",): {"year"}, ("unit_line",): {"unit"}, ("amount_unit_line",): {"amount_unit"},
-                ("project_sheet",): {"n"}, ("checks", "failed"): {"n"}}
+                ("project_sheet",): {"n"}, ("checks", "failed"): {"n"},
+                ("checks", "inserted"): {"n"}}
 
 
 def check_schema(form: FormData, value=None, schema=SCHEMA, path: tuple = ()):

@@ -12,7 +12,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from .model import Indicator, Project
-from .expr import quote
+from .expr import RowsRefs, quote
 from .formula import names_used
 from .rules import (Outcome, Rule, column_sum, entry_outcomes, field_env, field_outcomes, group_outcomes,
                     row_env, row_outcomes)
@@ -28,6 +28,7 @@ class PlannedCell:
     last_row: int | None = None     # a merge when last_row/last_col is set
     last_col: int | None = None
     formula: str | None = None      # without the leading "="; value is then the cached result
+    array: bool = False             # an array formula (over the rows of a range at once)
 
     @property
     def merged(self) -> bool:
@@ -177,7 +178,7 @@ class _Planner:
         rows = indicator_rows(self.p, t, self.input_rows, block)
         top = self.row
         last = top + len(rows)
-        self.put(t.block_label_col, label, "label", last_row=last)
+        self.put(t.block_label_col, label, "side_label", last_row=last)
         for column in t.columns:
             self.put(column.col, column.label, "header")
         self.plan.heights[self.row] = 30
@@ -201,6 +202,8 @@ class _Planner:
         self.merge_groups(rows, start)
         self.group_rule_marks(rows, start)
         self.row_highlights(rows, start)
+        cols = {c.key: c.col for c in t.columns}
+        self.inserted_rows(top, [(first, last, [rule]) for rule, first, last in self.rule_runs(rows, start)], cols)
 
     def merge_groups(self, rows: list[Row], start: int):
         """一级 and 二级 cells merged down over their rows."""
@@ -225,7 +228,7 @@ class _Planner:
         rows = [None] * table.blank_rows if self.input_rows else entries or [None]
         top = self.row
         height = 1 + len(rows) + (1 if table.total_label else 0)
-        self.put(table.label_col, table.label, "label", last_row=top + height - 1)
+        self.put(table.label_col, table.label, "side_label", last_row=top + height - 1)
         for column in table.columns:
             self.put(column.first, column.label, "header", last_col=column.last)
             self.grow(top, column.label, column.first, column.last)
@@ -250,6 +253,8 @@ class _Planner:
                 cols = [table.column(k).first for k in rule.blame]
                 self.plan.highlights.append(Highlight([(start, c, end, c) for c in cols],
                                                       self.row_condition(rule, start), rule.severity))
+        if rules:
+            self.inserted_rows(top, [(start, end, rules)], {c.key: c.first for c in table.columns})
         if table.total_label:
             self.total_row(table, entries, start, end)
 
@@ -261,7 +266,7 @@ class _Planner:
         self.put(columns[0].first, table.total_label, "label", last_col=columns[first_sum - 1].last)
         for column in columns[first_sum:]:
             if column.key not in sums:
-                self.put(column.first, None, "level", last_col=column.last)     # boxed, locked
+                self.put(column.first, None, "boxed", last_col=column.last)     # boxed, locked
                 continue
             cached = column_sum(entries, column.key)
             span = f"{ref(start, column.first, True)}:{ref(end, column.first, True)}"
@@ -325,12 +330,12 @@ class _Planner:
                 self.plan.highlights.append(
                     Highlight([(first, c, last, c) for c in cols], condition, rule.severity))
 
-    def row_highlights(self, rows: list[Row], start: int):
-        """One conditional format per rule and run of rows it applies to, formula relative."""
-        if not rows:
-            return
+    def rule_runs(self, rows: list[Row], start: int) -> list[tuple[Rule, int, int]]:
+        """(rule, first row, last row) for every live row rule of the indicator rows and each run
+        of rows it applies to (its `under` 一级)."""
+        out = []
         for rule in self.t.live_rules("row"):
-            if not rule.paint or rule.table is not None:
+            if rule.table is not None:
                 continue
             runs: list[list[int]] = []
             for i, (level1, _, _) in enumerate(rows):
@@ -339,10 +344,41 @@ class _Planner:
                         runs[-1][1] = start + i
                     else:
                         runs.append([start + i, start + i])
-            for first, last in runs:
+            out.extend((rule, first, last) for first, last in runs)
+        return out
+
+    def row_highlights(self, rows: list[Row], start: int):
+        """One conditional format per rule and run of rows it applies to, formula relative."""
+        for rule, first, last in self.rule_runs(rows, start):
+            if rule.paint:
                 cols = [self.t.col[k] for k in rule.blame]
                 self.plan.highlights.append(Highlight(
                     [(first, c, last, c) for c in cols], self.row_condition(rule, first), rule.severity))
+
+    def inserted_rows(self, header: int, runs: list[tuple[int, int, list[Rule]]], cols: dict[str, int]):
+        """The check of rows a clerk inserts into a table, on its header row: an array formula
+        counting, over every row of each run, the row rules that fire on a row without perfxl's
+        mark formula (an inserted row: its mark cell is blank). Rows inserted inside a run grow
+        its ranges, in Excel, WPS and LibreOffice alike; the count joins the table's status."""
+        t = self.t
+        merged: dict[tuple[int, int], list[Rule]] = {}
+        for first, last, rules in runs:
+            merged.setdefault((first, last), []).extend(rules)
+        terms = []
+        for (first, last), rules in merged.items():
+            refs = RowsRefs({k: f"{ref(first, c, True)}:{ref(last, c, True)}" for k, c in cols.items()})
+            tests = "+".join(f"IF({rule.formula(refs)},1,0)" for rule in rules)
+            marks = f"{ref(first, t.mark_col, True)}:{ref(last, t.mark_col, True)}"
+            terms.append(f"SUM(IF(ISBLANK({marks}),{tests},0))")
+        if not terms:
+            return
+        self.plan.cells.append(PlannedCell(header, t.count_col, 0, "count", formula="+".join(terms), array=True))
+        text = t.checks.get("inserted")
+        if text:
+            count = ref(header, t.count_col)
+            before, _, after = text.partition("{n}")
+            self.plan.cells.append(PlannedCell(header, t.mark_col, "", "mark",
+                                               formula=f'IF({count}>0,{quote(before)}&{count}&{quote(after)},"")'))
 
     def write_marks(self, end_row: int):
         t = self.t

@@ -74,17 +74,23 @@ def render(spec: Spec | str | os.PathLike, out: str | os.PathLike | None = None,
         raise ValueError("render() of a Spec object needs out=")
     check_output(out, [spec.source] if spec.source else [])
     template = form_of(spec)
-    for project in spec.projects:
+    forms = [form_of(spec, p) for p in spec.projects]
+    for project, form in zip(spec.projects, forms):
         check_cells(project, spec.source)
-        check_drawn(project, template, spec.source)
+        check_drawn(project, form, spec.source)
     lists = template.validation["list_sheet"]
     if one_sheet:
+        if any(f.source != template.source for f in forms):
+            raise PerfxlError("--one-sheet 只能把同一种表样的表排在一张工作表上；这份规格有几种表样"
+                              f"（{'、'.join(dict.fromkeys(f.name for f in forms))}），请去掉 --one-sheet",
+                              spec.source)
         title = spec.projects[0].unit or template.form
         sheets = [SheetPlan(sheet_names([title], (lists,), template)[0], _stack(template, spec.projects))]
     else:
         names = sheet_names([p.name for p in spec.projects], (lists,), template)
         # planned as written: each plan can go once XlsxWriter has its cells
-        sheets = (SheetPlan(n, [plan_table(template, p)]) for n, p in zip(names, spec.projects))
+        sheets = (SheetPlan(n, [plan_table(f, p)], form=f if f is not template else None)
+                  for n, p, f in zip(names, spec.projects, forms))
     write_workbook(out, template, sheets, mark=mark)
     return Path(out)
 

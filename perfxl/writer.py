@@ -21,7 +21,7 @@ from xlsxwriter.worksheet import Worksheet
 from .layout import TablePlan, lines_needed
 from .output import temporary_name, write_atomically
 from .recognise import tag_text
-from .template import Template
+from .template import Template, col_letter
 
 FIXED_DATE = datetime.datetime(2000, 1, 1)
 CF_FORMATS = {"error": {"bg_color": "#FFC7CE", "font_color": "#9C0006"},
@@ -38,6 +38,7 @@ class SheetPlan:
     name: str
     tables: list[TablePlan]
     protect: str | None = None      # None: not protected; "" protected without a password
+    form: Template | None = None    # the sheet's own form, when not the workbook's
 
 
 def _formats(book: xlsxwriter.Workbook, template: Template) -> dict:
@@ -53,7 +54,12 @@ def _formats(book: xlsxwriter.Workbook, template: Template) -> dict:
         "amount_unit_line": {**font, "align": "right", "text_wrap": False},
         "label": {**boxed, **styles["label"], "align": "center"},
         "header": {**boxed, **styles["label"], "align": "center"},
-        "level": {**boxed, "align": "center"},
+        # Merged down beside the rows (a block's or flat table's label, 一级, 二级): unlocked, for
+        # LibreOffice deletes a locked merge a clerk inserts a row into on a protected sheet,
+        # and grows an unlocked one.
+        "side_label": {**boxed, **styles["label"], "align": "center", **unlocked},
+        "level": {**boxed, "align": "center", **unlocked},
+        "boxed": {**boxed, "align": "center"},
         "field": {**boxed, **unlocked, "align": "left"},
         "long_text": {**boxed, **unlocked, "align": "left"},
         "money": {**boxed, **unlocked, "align": "center", "num_format": styles["money_format"]},
@@ -73,7 +79,9 @@ def _formats(book: xlsxwriter.Workbook, template: Template) -> dict:
 def _write_cell(ws, cell, fmt):
     if cell.merged:
         ws.merge_range(cell.row, cell.col, cell.last_row or cell.row, cell.last_col or cell.col, "", fmt)
-    if cell.formula is not None:
+    if cell.array:
+        ws.write_array_formula(cell.row, cell.col, cell.row, cell.col, "{=" + cell.formula + "}", fmt, cell.value)
+    elif cell.formula is not None:
         ws.write_formula(cell.row, cell.col, "=" + cell.formula, fmt, cell.value)
     elif not cell.merged or (cell.value is not None and cell.value != ""):
         _write_value(ws, cell.row, cell.col, cell.value, fmt)
@@ -157,7 +165,7 @@ def write_workbook(path: str | os.PathLike, template: Template, sheets: Iterable
 
 
 # Functions of every Excel version: XlsxWriter never prefixes them with _xlfn.
-PLAIN_FUNCTIONS = frozenset({"IF", "AND", "OR", "NOT", "TRIM", "ISNUMBER", "LEN", "SUBSTITUTE", "SUM",
+PLAIN_FUNCTIONS = frozenset({"IF", "AND", "OR", "NOT", "TRIM", "ISNUMBER", "ISBLANK", "LEN", "SUBSTITUTE", "SUM",
                              "SUMPRODUCT"})
 CALL = re.compile(r"([\w.]+)\(")
 
@@ -228,9 +236,13 @@ def _write_book(path: str, template: Template, sheets: Iterable[SheetPlan], extr
     book.set_properties({"created": FIXED_DATE, "title": template.form})
     if mark:
         book.set_custom_property("perfxl", mark)
-    fmt = _formats(book, template)
-    v = template.validation
+    styles: dict[int, dict] = {}                 # id(form) → its formats
+    lists_of = _ValueLists(template)
     for sheet in sheets:
+        form = sheet.form or template
+        fmt = styles.get(id(form)) or styles.setdefault(id(form), _formats(book, form))
+        v = form.validation
+        lists_of.add(form)
         ws = book.add_worksheet(sheet.name)
         for table in sheet.tables:
             for cell in table.cells:
@@ -240,7 +252,7 @@ def _write_book(path: str, template: Template, sheets: Iterable[SheetPlan], extr
             for first, last, col in column_runs(table.type_cells):
                 ws.data_validation(first, col, last, col, {
                     "validate": "list",
-                    "source": f"='{v['list_sheet']}'!$A$1:$A${len(template.value_types)}",
+                    "source": f"='{template.validation['list_sheet']}'!{lists_of.range(form)}",
                     "input_title": v["input_title"], "input_message": v["input_message"],
                     "error_title": v["error_title"], "error_message": v["error_message"],
                     "error_type": "stop", "ignore_blank": True,
@@ -252,7 +264,7 @@ def _write_book(path: str, template: Template, sheets: Iterable[SheetPlan], extr
                     options["multi_range"] = " ".join(
                         _range(*r) for r in hl.ranges)
                 ws.conditional_format(first_row, first_col, last_row, last_col, options)
-        _setup_sheet(ws, template, sheet.tables)
+        _setup_sheet(ws, form, sheet.tables)
         if sheet.protect is not None:
             ws.protect(sheet.protect, {"insert_rows": True, "delete_rows": True, "format_cells": True,
                             "format_rows": True, "format_columns": True})
@@ -275,14 +287,39 @@ def _write_book(path: str, template: Template, sheets: Iterable[SheetPlan], extr
                 ws.set_row(i, lines_needed(line, 110) * template.styles["line_height"] + 3)
         ws.set_paper(PAPER.get(template.print["paper"], PAPER["A4"])[0])
         ws.fit_to_pages(1, 0)
-    lists = book.add_worksheet(v["list_sheet"])
-    for i, value_type in enumerate(template.value_types):
-        lists.write_string(i, 0, value_type)
-    tag = tag_text(template)
-    if tag:                                         # which form, for the reader (forms with a version)
-        lists.write_string(0, 1, tag)
+    lists = book.add_worksheet(template.validation["list_sheet"])
+    lists_of.write(lists)
     lists.hide()
     book.close()
+
+
+class _ValueLists:
+    """The hidden list sheet: column A holds the workbook's form's 指标值类型 (the dropdowns'
+    source), column B its tag (row 1), for the reader. A workbook of several forms tags each one
+    in column B, the workbook's form first; a form with other 指标值类型 gets a column of its own
+    (C, D …)."""
+
+    def __init__(self, template: Template):
+        self.forms: dict[str, Template] = {template.name: template}
+        self.columns: dict[tuple[str, ...], int] = {tuple(template.value_types): 0}
+
+    def add(self, form: Template):
+        self.forms.setdefault(form.name, form)
+
+    def range(self, form: Template) -> str:
+        types = tuple(form.value_types)
+        col = self.columns.setdefault(types, len(self.columns) + 1)
+        letter = col_letter(col)
+        return f"${letter}$1:${letter}${len(types)}"
+
+    def write(self, ws):
+        for types, col in self.columns.items():
+            for i, value_type in enumerate(types):
+                ws.write_string(i, col, value_type)
+        several = len(self.forms) > 1
+        tags = [tag_text(f, always=several) for f in self.forms.values()]
+        for i, tag in enumerate(t for t in tags if t):
+            ws.write_string(i, 1, tag)
 
 
 def _range(first_row, first_col, last_row, last_col) -> str:

@@ -1,0 +1,69 @@
+"""The form in a clerk's hands: a blank form of every shipped form typed into through LibreOffice's
+UNO API (an inserted row inside a group, values typed as a clerk types them), saved, recalculated;
+the title's status, the check cells and `perfxl check` of the saved file must agree."""
+from __future__ import annotations
+
+import openpyxl
+import pytest
+
+import perfxl
+from perfxl.template import MAIN_BLOCK, col_letter, load_template
+
+FORMS = ("county-project", "department-overall", "project-declaration", "project-expenditure")
+
+
+def _live(findings, template) -> list:
+    live = {r.id for r in template.rules if r.test is not None}
+    return [f for f in findings if f.rule in live]
+
+
+def _first_group_rows(ws, template) -> tuple[int, int]:
+    """(header row, first input row of the first 二级) of the first indicator block drawn on a
+    blank form, 1-based."""
+    level1 = next(iter(template.skeleton))
+    level2 = template.skeleton[level1][0]
+    col = template.col["level2"] + 1
+    row = next(r for r in range(1, ws.max_row + 1) if ws.cell(r, col).value == level2)
+    label = template.col["name"] + 1
+    header = max(r for r in range(1, row) if ws.cell(r, label).value == template.columns[2].label)
+    return header, row
+
+
+@pytest.mark.parametrize("protect", [False, True], ids=["open", "protected"])
+@pytest.mark.parametrize("form", FORMS)
+def test_a_row_inserted_inside_a_group_is_checked_live_and_by_check(tmp_path, uno, form, protect):
+    """A clerk inserts a row inside a 二级 group of a blank form and types an indicator whose value
+    is no number (五) under a ≥. The inserted row has no per-row check formula of its own, but the
+    block's header row counts its problems, the title's status counts them too, and the count
+    equals what `perfxl check` of the saved file reports."""
+    template = load_template(form)
+    book = perfxl.blank(tmp_path / "blank.xlsx", template=form, rows=2, protect=protect)
+    ws = openpyxl.load_workbook(book).worksheets[0]
+    header, first = _first_group_rows(ws, template)
+    new = first + 1                                   # between the group's two input rows
+    edits = {f"+{new}": "", f"{col_letter(template.col['name'])}{new}": "新增指标"}
+    if "type" in template.col:
+        edits[f"{col_letter(template.col['type'])}{new}"] = "≥"
+    edits[f"{col_letter(template.col['value'])}{new}"] = "五"
+    typed = uno.type_into(book, tmp_path / "typed.xlsx", edits)
+
+    findings = _live(perfxl.check(typed), template)
+    at_new = [f for f in findings if f.location.endswith(f"!{col_letter(template.col['value'])}{new}")
+              or f.location.rsplit("!", 1)[1][1:] == str(new)]
+    values = openpyxl.load_workbook(typed, data_only=True).worksheets[0]
+    status = values.cell(1, template.mark_col + 1).value
+    assert status == template.checks["failed"].format(n=len(findings)), (status, findings)
+    inserted = values.cell(header, template.mark_col + 1).value
+    if at_new:
+        assert inserted == template.checks["inserted"].format(n=len(at_new)), (inserted, at_new)
+    else:
+        assert inserted in (None, ""), inserted
+    if "type" in template.col:
+        assert at_new, findings                       # 五 under ≥ is no number: found at the new row
+    back = perfxl.read(typed)
+    project = back.spec.projects[0]
+    names = [i.name for block in (MAIN_BLOCK, *project.blocks) for _, _, i in project.rows(block)]
+    assert names == ["新增指标"]
+    merged = {str(m) for m in openpyxl.load_workbook(typed).worksheets[0].merged_cells.ranges}
+    level2 = col_letter(template.col["level2"])
+    assert f"{level2}{first}:{level2}{first + 2}" in merged, sorted(merged)     # the 二级 merge grew
