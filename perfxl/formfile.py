@@ -261,7 +261,7 @@ SCHEMA = {
                "label": {"font?": "text", "size?": "number", "bold?": "bool", "italic?": "bool"},
                "line_height": "number", "blank_text_lines": "number", "money_format": "text"},
     "checks": {"mark_col": "column", "count_col": "column", "width": "number", "passed": "text", "failed": "text",
-               "inserted?": "text"},
+               "inserted?": "text", "value_col?": "column", "unit_col?": "column"},
     "validation": {"list_sheet": "text", "input_title": "text", "input_message": "text",
                    "error_title": "text", "error_message": "text"},
     "names?": {"*": "text"},
@@ -392,12 +392,22 @@ def check_geometry(form: FormData):
         if more.get("place", "after") not in ("before", "after"):
             form.fail("place 应为 before（画在主指标块之前）或 after（之后）", *path, "place")
     check_tables(form, width, set(used_fields) | seen_blocks)
-    for key in ("mark_col", "count_col"):
-        if col_index(data["checks"][key]) <= width:
-            form.fail(f"检查列 {key} = {data['checks'][key]} 落在表格的列内（到 {col_letter(width)}）；"
+    checks = data["checks"]
+    seen_checks: dict[str, str] = {}
+    for key in ("mark_col", "count_col", "value_col", "unit_col"):
+        if key not in checks:
+            continue
+        if col_index(checks[key]) <= width:
+            form.fail(f"检查列 {key} = {checks[key]} 落在表格的列内（到 {col_letter(width)}）；"
                       "检查列应在表格右侧、打印区域以外", "checks", key)
-    if data["checks"]["mark_col"] == data["checks"]["count_col"]:
-        form.fail("mark_col 与 count_col 不能是同一列", "checks", "count_col")
+        if checks[key] in seen_checks:
+            form.fail(f"{seen_checks[checks[key]]} 与 {key} 不能是同一列", "checks", key)
+        seen_checks[checks[key]] = key
+    if ("value_col" in checks) != ("unit_col" in checks):
+        form.fail("value_col 与 unit_col 应同时给出（或都不给）", "checks", "value_col" if "value_col" in checks else "unit_col")
+    if "value_col" in checks and not {"type", "value", "unit"} <= {c["key"] for c in data["indicators"]["columns"]}:
+        form.fail("value_col 与 unit_col 只用于有指标值类型、指标值和度量单位三列（type、value、unit）的表样",
+                  "checks", "value_col")
     if data["print"]["paper"] not in PAPERS:
         form.fail(f'print.paper 应为 {"、".join(PAPERS)} 之一', "print", "paper")
     for key in ("unit_line_cols", "amount_unit_line_cols"):

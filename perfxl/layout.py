@@ -75,6 +75,7 @@ def lines_needed(text: object, width_units: float) -> int:
 
 Row = tuple[str, str, Indicator | None]
 ROW = "\x00"        # stands for the row number in a row rule's formula text
+MAX_ROW_HEIGHT = 409    # points: Excel's tallest row
 
 
 @functools.lru_cache(maxsize=256)
@@ -155,23 +156,32 @@ class _Planner:
         self.row += 1
 
     def fields(self, rows):
+        """Rows of labels and fields. A row whose text needs more than Excel's tallest row (409 pt:
+        a 绩效目标 of some 1,400 characters) spans as many rows as it needs, every cell merged down."""
         for cells in rows:
+            placed = []
             for cell in cells:
                 if cell.label:
-                    self.put(cell.first, cell.label, "label", last_col=cell.last)
+                    placed.append(self.put(cell.first, cell.label, "label", last_col=cell.last))
                     self.grow(self.row, cell.label, cell.first, cell.last)
                     continue
                 value = self.p.get(cell.field)
                 style = {"money": "money", "long_text": "long_text"}.get(cell.kind, "field")
-                self.put(cell.first, value, style, last_col=cell.last)
+                placed.append(self.put(cell.first, value, style, last_col=cell.last))
                 self.plan.input_cells.append((self.row, cell.first))
                 self.grow(self.row, value, cell.first, cell.last)
                 if self.input_rows and cell.kind == "long_text":      # a blank form: room to type
                     self.reserve(self.row, self.t.styles["blank_text_lines"])
                 self.field_cells[cell.field] = (self.row, cell.first)
                 self.field_rule_marks(cell.field, self.row)
-            self.plan.heights.setdefault(self.row, 22)
-            self.row += 1
+            height = self.plan.heights.setdefault(self.row, 22)
+            span = math.ceil(height / MAX_ROW_HEIGHT)
+            if span > 1:
+                for placed_cell in placed:
+                    placed_cell.last_row = self.row + span - 1
+                for r in range(self.row, self.row + span):
+                    self.plan.heights[r] = math.ceil(height / span * 4) / 4
+            self.row += span
 
     def indicator_block(self, block: str, label: str):
         t = self.t
@@ -192,18 +202,22 @@ class _Planner:
                     "center" if column.key in ("type", "value", "unit") else "field")
                 self.put(column.col, value, style)
                 self.plan.input_cells.append((self.row, column.col))
-                if column.key not in ("type", "value", "unit"):
+                if column.key != "type" and isinstance(value, str):     # text wraps (指标值 too)
                     self.grow(self.row, value, column.col, column.col)
             if "type" in t.col:
                 self.plan.type_cells.append((self.row, t.col["type"]))
-            self.plan.heights.setdefault(self.row, 22)
+            if t.typed_cols:
+                self.typed_cells(env.get("value"))
+            if not self.input_rows:         # a blank form's input rows keep no fixed height: they
+                self.plan.heights.setdefault(self.row, 22)      # grow as a clerk types (optimal height)
             self.row_rule_marks(level1, item)
             self.row += 1
         self.merge_groups(rows, start)
         self.group_rule_marks(rows, start)
         self.row_highlights(rows, start)
-        cols = {c.key: c.col for c in t.columns}
-        self.inserted_rows(top, [(first, last, [rule]) for rule, first, last in self.rule_runs(rows, start)], cols)
+        self.inserted_rows(top, [(first, last, [rule]) for rule, first, last in self.rule_runs(rows, start)],
+                           lambda first, last: self.indicator_refs(
+                               lambda col: f"{ref(first, col, True)}:{ref(last, col, True)}", RowsRefs()))
 
     def merge_groups(self, rows: list[Row], start: int):
         """一级 and 二级 cells merged down over their rows."""
@@ -217,7 +231,7 @@ class _Planner:
                 cell = PlannedCell(start + run_start, col, text or None, "level",
                                    last_row=start + i - 1 if i - 1 > run_start else None)
                 self.plan.cells.append(cell)
-                if cell.last_row is None:
+                if cell.last_row is None and not self.input_rows:
                     self.grow(cell.row, text, col, col)
                 run_start = i
 
@@ -254,7 +268,8 @@ class _Planner:
                 self.plan.highlights.append(Highlight([(start, c, end, c) for c in cols],
                                                       self.row_condition(rule, start), rule.severity))
         if rules:
-            self.inserted_rows(top, [(start, end, rules)], {c.key: c.first for c in table.columns})
+            self.inserted_rows(top, [(start, end, rules)], lambda first, last: RowsRefs(
+                {c.key: f"{ref(first, c.first, True)}:{ref(last, c.first, True)}" for c in table.columns}))
         if table.total_label:
             self.total_row(table, entries, start, end)
 
@@ -308,7 +323,7 @@ class _Planner:
         text = self.row_texts.get(rule.id)
         if text is None:
             if rule.table is None:
-                refs = {c.key: f"${col_letter(c.col)}{ROW}" for c in self.t.columns}
+                refs = self.indicator_refs(lambda col: f"${col_letter(col)}{ROW}", {})
             else:
                 refs = {c.key: f"${col_letter(c.first)}{ROW}" for c in self.t.table(rule.table).columns}
             text = self.row_texts[rule.id] = rule.formula(refs)
@@ -355,7 +370,31 @@ class _Planner:
                 self.plan.highlights.append(Highlight(
                     [(first, c, last, c) for c in cols], self.row_condition(rule, first), rule.severity))
 
-    def inserted_rows(self, header: int, runs: list[tuple[int, int, list[Rule]]], cols: dict[str, int]):
+    def typed_cells(self, value):
+        """The hidden cells holding this row's 指标值 and 度量单位 as perfxl reads them: a number
+        shown as a percentage (a clerk typed 95%) is 95, and its empty unit %; otherwise the
+        value cell itself decides (the value helper is then "", the unit helper "")."""
+        v, u = (ref(self.row, self.t.col[k]) for k in ("value", "unit"))
+        percent = f'LEFT(CELL("format",{v}))="P"'
+        number = value if isinstance(value, (int, float)) and not isinstance(value, bool) else ""
+        self.plan.cells.append(PlannedCell(self.row, self.t.typed_cols["value"], number, "count",
+                                           formula=f'IF(ISNUMBER({v}),IF({percent},ROUND({v}*100,9),{v}),"")'))
+        self.plan.cells.append(PlannedCell(self.row, self.t.typed_cols["unit"], "", "count",
+                                           formula=f'IF(AND(TRIM({u})="",ISNUMBER({v})),IF({percent},"%",""),"")'))
+
+    def indicator_refs(self, at, refs: dict) -> dict:
+        """The references a row rule's names stand for, `at(col)` giving a column's reference:
+        value and unit through their typed helpers where the form has them (the helper when it
+        holds a number or %, else the cell itself, as on rows a clerk inserted)."""
+        t = self.t
+        refs.update((c.key, at(c.col)) for c in t.columns)
+        if t.typed_cols:
+            value, unit = at(t.typed_cols["value"]), at(t.typed_cols["unit"])
+            refs["value"] = f"IF(ISNUMBER({value}),{value},{refs['value']})"
+            refs["unit"] = f'IF({unit}="%",{unit},{refs["unit"]})'
+        return refs
+
+    def inserted_rows(self, header: int, runs: list[tuple[int, int, list[Rule]]], refs_of):
         """The check of rows a clerk inserts into a table, on its header row: an array formula
         counting, over every row of each run, the row rules that fire on a row without perfxl's
         mark formula (an inserted row: its mark cell is blank). Rows inserted inside a run grow
@@ -366,7 +405,7 @@ class _Planner:
             merged.setdefault((first, last), []).extend(rules)
         terms = []
         for (first, last), rules in merged.items():
-            refs = RowsRefs({k: f"{ref(first, c, True)}:{ref(last, c, True)}" for k, c in cols.items()})
+            refs = refs_of(first, last)
             tests = "+".join(f"IF({rule.formula(refs)},1,0)" for rule in rules)
             marks = f"{ref(first, t.mark_col, True)}:{ref(last, t.mark_col, True)}"
             terms.append(f"SUM(IF(ISBLANK({marks}),{tests},0))")

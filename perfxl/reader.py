@@ -763,7 +763,7 @@ class _Sheet:
                     if c in group_cols and label_key(value) in groups and any(a <= r < b for a, b in table.block_rows):
                         continue                # a 一级/二级 name repeated down its block's rows
                 self.warn(r, c, f"未识别的内容「{short(str(value))}」，未读入")
-            checks = (self.form.mark_col, self.form.count_col)
+            checks = self.form.check_cols
             for c in range(right + 1, len(row)):
                 value = row[c]
                 if value != "" and c not in checks and (r, c) not in read:

@@ -37,19 +37,40 @@ def profile() -> Path:
     return _profile
 
 
-def convert(src: str | os.PathLike, fmt: str, outdir: str | os.PathLike) -> Path:
+# A fontconfig setup that hides Carlito (Calibri's metrics) and Noto CJK from LibreOffice: the fonts
+# a machine may well lack, whose stand-ins lay the pages out differently.
+WITHOUT_FONTS = """<?xml version="1.0"?>
+<!DOCTYPE fontconfig SYSTEM "fonts.dtd">
+<fontconfig>
+  <include ignore_missing="yes">/etc/fonts/fonts.conf</include>
+  <selectfont><rejectfont><glob>*[Cc]arlito*</glob><glob>*Noto*CJK*</glob></rejectfont></selectfont>
+</fontconfig>
+"""
+_bare: Path | None = None
+
+
+def convert(src: str | os.PathLike, fmt: str, outdir: str | os.PathLike, fonts: bool = True) -> Path:
     """Open `src` in LibreOffice (recalculating every formula) and save it as `fmt`.
 
     fmt is a --convert-to argument: "xlsx", "xls", "ods", "pdf", or "xlsx:Calc MS Excel 2007 XML".
+    fonts=False runs LibreOffice as on a machine without Carlito and Noto CJK (its own profile).
     Returns the written file.
     """
+    global _bare
     if SOFFICE is None:
         raise RuntimeError("LibreOffice (soffice) is not installed")
     src, outdir = Path(src), Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    cmd = [SOFFICE, f"-env:UserInstallation={profile().as_uri()}", "--headless", "--norestore",
+    env = None
+    use = profile()
+    if not fonts:
+        if _bare is None:
+            _bare = Path(tempfile.mkdtemp(prefix="perfxl-lo-bare-"))
+            (_bare / "fonts.conf").write_text(WITHOUT_FONTS, encoding="utf-8")
+        env, use = {**os.environ, "FONTCONFIG_FILE": str(_bare / "fonts.conf")}, _bare / "profile"
+    cmd = [SOFFICE, f"-env:UserInstallation={use.as_uri()}", "--headless", "--norestore",
            "--convert-to", fmt, "--outdir", str(outdir), str(src)]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=180, env=env)
     out = outdir / (src.stem + "." + fmt.split(":")[0])
     if result.returncode != 0 or not out.exists():
         raise RuntimeError(f"soffice failed ({result.returncode}): {result.stderr or result.stdout}")

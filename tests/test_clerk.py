@@ -67,3 +67,39 @@ def test_a_row_inserted_inside_a_group_is_checked_live_and_by_check(tmp_path, un
     merged = {str(m) for m in openpyxl.load_workbook(typed).worksheets[0].merged_cells.ranges}
     level2 = col_letter(template.col["level2"])
     assert f"{level2}{first}:{level2}{first + 2}" in merged, sorted(merged)     # the 二级 merge grew
+
+
+TYPED_FORMS = tuple(f for f in FORMS if {"type", "value", "unit"} <= set(load_template(f).col))
+
+
+@pytest.mark.parametrize("form", TYPED_FORMS)
+def test_percentages_typed_with_a_percent_sign_agree_live_and_by_check(tmp_path, uno, form):
+    """A clerk types 100% and 95% at the keyboard (LibreOffice stores 1 and 0.95 shown as
+    percentages), once with the unit % filled in and once without. perfxl check reads them as 100
+    and 95 (each with a warning); the live checks must say the same: no 资金投入率 error, no
+    满意度 range warning, and the title's status counts what check counts."""
+    template = load_template(form)
+    book = perfxl.blank(tmp_path / "blank.xlsx", template=form, rows=2)
+    ws = openpyxl.load_workbook(book).worksheets[0]
+    _, first = _first_group_rows(ws, template)
+    letter = {k: col_letter(template.col[k]) for k in ("name", "type", "value", "unit")}
+    edits = {}
+    for row, (name, value, unit) in zip((first, first + 1), (("资金投入率", "100%", "%"), ("覆盖率", "95%", ""))):
+        edits.update({f"{letter['name']}{row}": name, f"{letter['type']}{row}": "=" if value == "100%" else "≥",
+                      f"{letter['value']}{row}~": value})
+        if unit:
+            edits[f"{letter['unit']}{row}"] = unit
+    typed = uno.type_into(book, tmp_path / "typed.xlsx", edits)
+    assert openpyxl.load_workbook(typed).worksheets[0][f"{letter['value']}{first}"].number_format.endswith("%")
+
+    result = perfxl.read(typed)
+    rows = [i for block in (MAIN_BLOCK, *result.spec.projects[0].blocks)
+            for _, _, i in result.spec.projects[0].rows(block)]
+    assert [(i.value, i.unit) for i in rows] == [(100, "%"), (95, "%")]
+    findings = _live(perfxl.check(typed), template)
+    values = openpyxl.load_workbook(typed, data_only=True).worksheets[0]
+    for row in (first, first + 1):
+        at_row = [f.message for f in findings if f.location.rsplit("!", 1)[1][1:] == str(row)]
+        assert not any("资金投入率" in m or "数字" in m or "度量单位" in m for m in at_row), at_row
+        assert (values.cell(row, template.mark_col + 1).value or "") == "".join(at_row), row
+    assert values.cell(1, template.mark_col + 1).value == template.checks["failed"].format(n=len(findings))

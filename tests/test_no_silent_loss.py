@@ -666,7 +666,7 @@ def test_a_note_right_of_a_table_is_named_and_the_check_columns_are_not(tmp_path
     assert perfxl.read(book).warnings == []
     wb = openpyxl.load_workbook(book)
     ws = wb.worksheets[0]
-    column = next(c for c in range(template.ncols, 100) if c not in (template.mark_col, template.count_col)) + 1
+    column = next(c for c in range(template.ncols, 100) if c not in template.check_cols) + 1
     rows = [3, ws.max_row // 2, ws.max_row]
     for r in rows:
         ws.cell(r, column).value = f"备注{r}"

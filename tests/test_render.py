@@ -145,7 +145,7 @@ def test_user_text_never_becomes_a_formula(tmp_path):
                       f'    indicators:\n      产出指标:\n        数量指标: [{items}]\n')
     out = perfxl.render(spec, tmp_path / "f.xlsx")
     ws = openpyxl.load_workbook(out).worksheets[0]
-    checks = {T.mark_col + 1, T.count_col + 1}
+    checks = {c + 1 for c in T.check_cols}          # perfxl's own check columns
     for row in ws.iter_rows():
         for cell in row:
             if cell.column not in checks:
@@ -251,3 +251,21 @@ def test_a_value_the_form_cannot_draw_is_refused_not_dropped(tmp_path, change, p
         perfxl.render(spec, tmp_path / "out.xlsx")
     assert "不会出现在表中" in str(caught.value)
     assert not (tmp_path / "out.xlsx").exists()
+
+
+def test_text_taller_than_excels_tallest_row_spans_rows_and_reads_back(tmp_path):
+    """A 本年度绩效目标 of 3,000 characters needs more than 409 pt, Excel's tallest row: its label
+    and value merge down as many rows as it takes, none over 409 pt, and it reads back whole."""
+    goal = "项目建设竣工并验收合格投入使用，提升办事效率。" * 130
+    spec = parse_spec(f"projects:\n  - name: a\n    goal: {goal}\n    basis: 短\n")
+    out = perfxl.render(spec, tmp_path / "long.xlsx")
+    ws = openpyxl.load_workbook(out).worksheets[0]
+    (merge,) = [m for m in ws.merged_cells.ranges if m.min_row == 6 and m.min_col == 2]
+    assert merge.max_row > merge.min_row
+    assert any(m.min_row == 6 and m.min_col == 1 and m.max_row == merge.max_row for m in ws.merged_cells.ranges)
+    heights = [ws.row_dimensions[r].height for r in range(1, ws.max_row + 1) if ws.row_dimensions[r].height]
+    assert max(heights) <= 409
+    assert sum(ws.row_dimensions[r].height for r in range(6, merge.max_row + 1)) > 409
+    back = perfxl.read(out)
+    assert back.spec.projects == spec.projects and back.warnings == []
+    assert [f.rule for f in perfxl.check(out)] == [f.rule for f in perfxl.check(spec)]

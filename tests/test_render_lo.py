@@ -3,6 +3,7 @@ with the results perfxl cached; it prints each table on one page."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import openpyxl
 import pytest
@@ -97,17 +98,36 @@ def test_live_checks_follow_edits_made_in_the_workbook(tmp_path, libreoffice):
     assert recalculated[("正确的项目", "J1")] == "本表 2 处问题"
 
 
-def test_each_table_prints_on_one_page(tmp_path, libreoffice, example_path):
-    for one_sheet in (False, True):
-        book = perfxl.render(example_path, tmp_path / f"ex{one_sheet}.xlsx", one_sheet=one_sheet)
-        pdf = libreoffice.convert(book, "pdf", tmp_path / "pdf").read_bytes()
-        pages = re.findall(rb"/Type\s*/Page\b(?!s)", pdf)
-        assert len(pages) == 2, f"one_sheet={one_sheet}: {len(pages)} pages"
+SHIPPED = {"project-expenditure": "example.yaml", "project-declaration": "declaration.yaml",
+           "county-project": "county.yaml", "department-overall": "department.yaml"}
 
 
-def test_blank_forms_print_a_page_per_table(tmp_path, libreoffice):
-    for one_sheet in (False, True):
-        book = perfxl.blank(tmp_path / f"b{one_sheet}.xlsx", projects=2, rows=2, one_sheet=one_sheet)
-        pdf = libreoffice.convert(book, "pdf", tmp_path / "pdf").read_bytes()
-        pages = re.findall(rb"/Type\s*/Page\b(?!s)", pdf)
-        assert len(pages) == 3, f"one_sheet={one_sheet}: {len(pages)} pages (2 tables + 填表说明)"
+def _pages(pdf: Path) -> int:
+    return len(re.findall(rb"/Type\s*/Page\b(?!s)", pdf.read_bytes()))
+
+
+@pytest.mark.parametrize("fonts", [True, False], ids=["fonts", "without-carlito-and-noto"])
+@pytest.mark.parametrize("form", sorted(SHIPPED))
+def test_each_table_prints_on_its_own_page_one_page_wide_whatever_the_fonts(tmp_path, libreoffice, form, fonts):
+    """Every shipped form's example (at least two tables) and its blank form, with the fonts the
+    tests install and without Carlito and Noto CJK. Stacked on one sheet (one print scale, the
+    case that depends on fonts): a page per table, nothing spilled right or down. A sheet per
+    table (fit to one page wide): its own page, or two for a tall table."""
+    spec = perfxl.load_spec(Path(__file__).parent.parent / "specs" / SHIPPED[form])
+    spec.projects = (spec.projects * 2)[:max(2, len(spec.projects))]
+    tables = len(spec.projects)
+    for one_sheet in (True, False):
+        book = perfxl.render(spec, tmp_path / f"ex{one_sheet}.xlsx", one_sheet=one_sheet)
+        pages = _pages(libreoffice.convert(book, "pdf", tmp_path / "pdf", fonts=fonts))
+        if one_sheet:
+            assert pages == tables, f"stacked: {pages} pages for {tables} tables"
+        else:
+            assert tables <= pages <= 2 * tables, f"{pages} pages for {tables} tables"
+    # blank forms: a third table stacked on the sheet adds exactly one page (the 填表说明 takes
+    # the same pages either way)
+    one, two = (perfxl.blank(tmp_path / f"b{n}.xlsx", template=form, projects=n, rows=2, one_sheet=True)
+                for n in (2, 3))
+    one_pages, two_pages = (_pages(libreoffice.convert(b, "pdf", tmp_path / "pdf", fonts=fonts)) for b in (one, two))
+    assert two_pages == one_pages + 1, (one_pages, two_pages)
+
+
