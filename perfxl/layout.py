@@ -427,7 +427,10 @@ class _Planner:
             text = "".join(msg for _, fired, msg in pieces if fired)
             fired = sum(1 for _, f, _ in pieces if f)
             total += fired
-            self.plan.cells.append(PlannedCell(row, t.mark_col, text, "mark", formula=formula))
+            # a check over a group's range (一级 needs an indicator) is an array formula: Gnumeric
+            # takes TRIM(range) in a plain formula at the formula's own row, even inside SUMPRODUCT
+            over_range = any(":" in cond for cond, _, _ in pieces)
+            self.plan.cells.append(PlannedCell(row, t.mark_col, text, "mark", formula=formula, array=over_range))
             mark = ref(row, t.mark_col)
             self.plan.cells.append(PlannedCell(
                 row, t.count_col, fired, "count", formula=f'LEN({mark})-LEN(SUBSTITUTE({mark},"。",""))'))

@@ -278,7 +278,11 @@ def _write_book(path: str, template: Template, sheets: Iterable[SheetPlan], extr
     if extra_text_sheet:
         name, lines = extra_text_sheet
         ws = book.add_worksheet(name)
-        ws.set_column(0, 0, 110)
+        # as wide as the page holds at 100 %, with the margin stacked tables allow for wider fonts
+        # (a wider column was cut at the page's right edge by LibreOffice)
+        room_w, _ = _page_size(template)
+        width = int((room_w / 0.75 - 5) / 7 / WIDTH_MARGIN)
+        ws.set_column(0, 0, width)
         wrap = book.add_format({"font_name": template.styles["font"],
                                 "font_charset": template.styles["font_charset"], "text_wrap": True,
                                 "valign": "top", "font_size": 11})
@@ -291,8 +295,13 @@ def _write_book(path: str, template: Template, sheets: Iterable[SheetPlan], extr
                 ws.set_row(i, 24)
             else:
                 ws.write_string(i, 0, line, wrap)
-                ws.set_row(i, lines_needed(line, 110) * template.styles["line_height"] + 3)
-        ws.set_paper(PAPER.get(template.print["paper"], PAPER["A4"])[0])
+                ws.set_row(i, lines_needed(line, width) * template.styles["line_height"] + 3)
+        setup = template.print
+        ws.set_paper(PAPER.get(setup["paper"], PAPER["A4"])[0])
+        if setup.get("landscape", True):
+            ws.set_landscape()
+        m = setup["margins"]
+        ws.set_margins(left=m["left"], right=m["right"], top=m["top"], bottom=m["bottom"])
         ws.fit_to_pages(1, 0)
     lists = book.add_worksheet(template.validation["list_sheet"])
     lists_of.write(lists)

@@ -33,5 +33,18 @@ def uno(libreoffice):
 
 
 @pytest.fixture
+def gnumeric():
+    """Gnumeric's ssconvert: a second spreadsheet engine to recalculate the live checks."""
+    import shutil
+
+    path = shutil.which("ssconvert")
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("Gnumeric (ssconvert) is required in CI but is not installed")
+        pytest.skip("Gnumeric (ssconvert) is not installed (apt-get install gnumeric)")
+    return path
+
+
+@pytest.fixture
 def example_path() -> Path:
     return EXAMPLE

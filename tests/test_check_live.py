@@ -7,6 +7,7 @@ the same rows as `perfxl check`, and equal the results perfxl cached when it wro
 from __future__ import annotations
 
 import collections
+import os
 import random
 import re
 
@@ -17,6 +18,8 @@ import perfxl
 from perfxl.check import check
 from perfxl.errors import Location
 from perfxl.layout import indicator_rows
+
+from conftest import ROOT
 from perfxl.render import sheet_names
 from perfxl.spec import complete_tree
 from test_check import RULES, RULES_BY_ID, TEMPLATE, corpus
@@ -177,3 +180,36 @@ def test_random_tables_cached_results_and_check_equal_libreoffice(tmp_path, libr
                 assert (mine.cell(r, c).value or None) == (ws.cell(r, c).value or None), f"{project.name}!{r}"
         live = [f for f in check(perfxl.Spec([project])) if RULES_BY_ID[f.rule].test is not None]
         assert sum(live_marks(ws)[1].values()) == len(live), project.name
+
+
+SHIPPED = {"project-expenditure": "example.yaml", "project-declaration": "declaration.yaml",
+           "county-project": "county.yaml", "department-overall": "department.yaml"}
+
+
+@pytest.mark.parametrize("form", sorted(SHIPPED))
+def test_a_second_engine_agrees_with_the_cached_results_and_with_check(tmp_path, gnumeric, form):
+    """Gnumeric recalculates a broken example of every shipped form (ssconvert --recalc): each
+    live check cell says what perfxl cached, and each table's status counts what perfxl check finds."""
+    import subprocess
+
+    from perfxl.conformance import _broken, _cached_counts, _live_findings
+
+    spec = perfxl.load_spec(ROOT / "specs" / SHIPPED[form])
+    template = spec.form
+    broken = _broken(spec)
+    book = perfxl.render(broken, tmp_path / "broken.xlsx")
+    out = tmp_path / "gnumeric.xlsx"
+    result = subprocess.run([gnumeric, "--recalc", str(book), str(out)], capture_output=True, text=True,
+                            timeout=120, env={**os.environ, "HOME": str(tmp_path)})
+    assert result.returncode == 0 and out.exists(), result.stderr
+    cached = openpyxl.load_workbook(book, data_only=True)
+    again = openpyxl.load_workbook(out, data_only=True)
+    for ws in cached.worksheets:
+        if ws.title in (template.validation["list_sheet"], template.instructions_sheet):
+            continue
+        for col in (template.mark_col, template.count_col):
+            for row in range(1, ws.max_row + 1):
+                want, got = ws.cell(row, col + 1).value, again[ws.title].cell(row, col + 1).value
+                assert (got or "") == (want or "") or (col == template.count_col and (got or 0) == (want or 0)), (
+                    ws.title, f"{openpyxl.utils.get_column_letter(col + 1)}{row}", want, got)
+    assert _cached_counts(out, template) == _live_findings(broken, template)

@@ -2,6 +2,7 @@
 with the results perfxl cached; it prints each table on one page."""
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -131,3 +132,24 @@ def test_each_table_prints_on_its_own_page_one_page_wide_whatever_the_fonts(tmp_
     assert two_pages == one_pages + 1, (one_pages, two_pages)
 
 
+
+
+@pytest.mark.parametrize("form", sorted(SHIPPED))
+def test_the_instructions_print_whole(tmp_path, libreoffice, form):
+    """Every line of a blank form's 填表说明 is on the printed pages in full (before, lines ran
+    off the right edge of the page and were cut)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("pdftotext") is None:
+        if os.environ.get("CI"):
+            pytest.fail("pdftotext (poppler-utils) is required in CI but is not installed")
+        pytest.skip("pdftotext (poppler-utils) is not installed")
+    book = perfxl.blank(tmp_path / "b.xlsx", template=form)
+    pdf = libreoffice.convert(book, "pdf", tmp_path / "pdf")
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True).stdout
+    printed = re.sub(r"\s+", "", text)
+    sheet = openpyxl.load_workbook(book)[load_template(form).instructions_sheet]
+    lines = [re.sub(r"\s+", "", str(c.value)) for c in sheet["A"] if c.value]
+    missing = [line for line in lines if line not in printed]
+    assert missing == [], missing
