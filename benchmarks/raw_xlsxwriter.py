@@ -8,6 +8,7 @@ ops: {"sheets": [sheet, ...], "list_sheet": name, "value_types": [...], "validat
       "widths": {col: width}}
 sheet: {"name", "last_row", "strings": [(r, c, text, fmt)], "numbers": [...],
         "blanks": [(r, c, fmt)], "formulas": [(r, c, formula, fmt, cached)],
+        "arrays": [(r, c, formula, fmt, cached)],
         "merges": [(r1, c1, r2, c2, value, fmt)], "heights": [(r, h)],
         "validations": [(r1, c, r2)], "cfs": [(r1, c1, r2, c2, criteria, severity, multi_range)]}
 """
@@ -23,7 +24,10 @@ FORMATS = {
     "amount_unit_line": {**FONT, "align": "right", "text_wrap": False},
     "label": {**BOXED, "bold": True, "align": "center"},
     "header": {**BOXED, "bold": True, "align": "center"},
-    "level": {**BOXED, "align": "center"},
+    "side_label": {**BOXED, "bold": True, "align": "center", "locked": False},
+    "level": {**BOXED, "align": "center", "locked": False},
+    "boxed": {**BOXED, "align": "center"},
+    "total": {**BOXED, "align": "center", "num_format": "#,##0.00"},
     "field": {**BOXED, "locked": False, "align": "left"},
     "long_text": {**BOXED, "locked": False, "align": "left"},
     "money": {**BOXED, "locked": False, "align": "center", "num_format": "#,##0.00"},
@@ -67,6 +71,8 @@ def write_sheet(ws, sheet: dict, fmt: dict, ops: dict) -> None:
         ws.write_blank(r, c, None, fmt[f])
     for r, c, formula, f, cached in sheet["formulas"]:
         ws.write_formula(r, c, formula, fmt[f], cached)
+    for r, c, formula, f, cached in sheet["arrays"]:
+        ws.write_array_formula(r, c, r, c, formula, fmt[f], cached)
     for r, height in sheet["heights"]:
         ws.set_row(r, height)
     source = f"='{ops['list_sheet']}'!$A$1:$A${len(ops['value_types'])}"

@@ -13,7 +13,12 @@ child's own peak RSS, or its largest worker's, so every number is independent of
 - read: `perfxl.read` of that workbook beside a plain python-calamine read (values and merged
   ranges of every sheet) and openpyxl's normal load (sizes up to 1,000 only: it is slow);
 - collect: `perfxl.collect` over --files single-project workbooks with 1 and 2 processes, beside
-  `perfxl.read` of them one by one in a loop.
+  `perfxl.read` of them one by one in a loop;
+- whole commands, as a user waits for them: `perfxl render`, `perfxl read` and `perfxl --help`
+  each as its own process timed from outside (start-up, imports, spec loading and writing
+  included; peak memory from the child's rusage), beside the same raw-library work as a script
+  in its own process (python-calamine reading values and merged ranges; XlsxWriter writing the
+  planned cells), and spec loading (`perfxl.load_spec`) beside PyYAML's C composer on the file.
 
 Times are the minimum of --repeat runs (one run for sizes above 1,000), runs interleaved so that
 load from other processes hits both sides alike; ratios are what the targets are about. Prints a
@@ -89,11 +94,13 @@ def plan_ops(spec: Spec) -> dict:
 
 def sheet_ops(name: str, plan) -> dict:
     sheet = {"name": name, "last_row": plan.last_row, "strings": [], "numbers": [], "blanks": [],
-             "formulas": [], "merges": [], "heights": sorted(plan.heights.items()),
+             "formulas": [], "arrays": [], "merges": [], "heights": sorted(plan.heights.items()),
              "validations": [(first, col, last) for first, last, col in column_runs(plan.type_cells)], "cfs": []}
     for c in plan.cells:
         value = None if c.value == "" else c.value
-        if c.formula is not None:
+        if c.array:
+            sheet["arrays"].append((c.row, c.col, "{=" + c.formula + "}", c.style, c.value))
+        elif c.formula is not None:
             sheet["formulas"].append((c.row, c.col, "=" + c.formula, c.style, c.value))
         elif c.merged:
             sheet["merges"].append((c.row, c.col, c.last_row or c.row, c.last_col or c.col, value, c.style))
@@ -148,6 +155,71 @@ def child(kind: str, size: int, workdir: Path) -> float:
     return time.perf_counter() - start
 
 
+CALAMINE_SCRIPT = """import sys
+from python_calamine import CalamineWorkbook
+book = CalamineWorkbook.from_path(sys.argv[1])
+for name in book.sheet_names:
+    sheet = book.get_sheet_by_name(name)
+    sheet.to_python(), sheet.merged_cell_ranges
+"""
+XLSXWRITER_SCRIPT = """import pickle, sys
+sys.path.insert(0, sys.argv[3])
+import raw_xlsxwriter
+with open(sys.argv[1], "rb") as fh:
+    raw_xlsxwriter.write(pickle.load(fh), sys.argv[2])
+"""
+COMPOSE_SCRIPT = """import sys, yaml
+with open(sys.argv[1], encoding="utf-8") as fh:
+    yaml.compose(fh, Loader=yaml.CSafeLoader)
+"""
+LOAD_SCRIPT = """import sys, perfxl
+perfxl.load_spec(sys.argv[1])
+"""
+
+
+def commands(size: int, workdir: Path) -> dict[str, list[str]]:
+    """The whole-process measurements: each a command line run in a fresh process."""
+    py, here = sys.executable, str(Path(__file__).parent)
+    spec, book = str(workdir / f"spec-{size}.yaml"), str(workdir / f"perfxl-{size}.xlsx")
+    return {
+        "cmd-render": [py, "-m", "perfxl", "render", spec, "-o", str(workdir / f"cmd-{size}.xlsx")],
+        "cmd-raw-render": [py, "-c", XLSXWRITER_SCRIPT, str(workdir / f"ops-{size}.pickle"),
+                           str(workdir / f"cmdraw-{size}.xlsx"), here],
+        "cmd-read": [py, "-m", "perfxl", "read", book, "-o", str(workdir / f"back-{size}.json")],
+        "cmd-raw-read": [py, "-c", CALAMINE_SCRIPT, book],
+        "cmd-load": [py, "-c", LOAD_SCRIPT, spec],
+        "cmd-compose": [py, "-c", COMPOSE_SCRIPT, spec],
+        "cmd-help": [py, "-m", "perfxl", "--help"],
+    }
+
+
+TIME = shutil.which("time") or ("/usr/bin/time" if os.path.exists("/usr/bin/time") else None)
+
+
+def whole(cmd: list[str]) -> tuple[float, float] | None:
+    """(seconds, peak MB) of a command in its own process, timed from outside. The peak comes
+    from GNU time (%M) where installed: Linux carries the forking process's peak into its child's
+    rusage, so this big parent cannot read a small child's peak itself."""
+    peak_file = tempfile.NamedTemporaryFile(prefix="perfxl-peak-", delete=False)
+    peak_file.close()
+    wrapped = [TIME, "-f", "%M", "-o", peak_file.name, *cmd] if TIME else cmd
+    start = time.perf_counter()
+    proc = subprocess.Popen(wrapped, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    err = proc.stderr.read().decode(errors="replace")
+    proc.stderr.close()
+    try:
+        peak_kb = int(Path(peak_file.name).read_text().split()[-1]) if TIME else usage.ru_maxrss
+    except (ValueError, IndexError):
+        peak_kb = usage.ru_maxrss
+    os.unlink(peak_file.name)
+    if os.waitstatus_to_exitcode(status) != 0:
+        print(f"  {' '.join(cmd[:4])}: failed: {err.strip().splitlines()[-1:]}", file=sys.stderr)
+        return None
+    return seconds, peak_kb / 1024
+
+
 def own_peak_kb() -> int:
     """This process's peak RSS in KB. Linux keeps ru_maxrss across exec, so a child started by
     a big parent would report the parent's peak; VmHWM belongs to this program's own memory."""
@@ -175,6 +247,8 @@ def raw_read(path: Path) -> list:
 
 def measure(kind: str, size: int, workdir: Path) -> tuple[float, float] | None:
     """(seconds, peak MB) of one run in a fresh child; None when the child fails."""
+    if kind.startswith("cmd-"):
+        return whole(commands(size, workdir)[kind])
     cmd = [sys.executable, __file__, "--child", kind, "--sizes", str(size), "--workdir", str(workdir)]
     result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode != 0:
@@ -230,6 +304,19 @@ def scaling_rows(sizes: list[int], found: dict) -> list[str]:
     return rows
 
 
+def command_rows(sizes: list[int], found: dict) -> list[str]:
+    rows = ["| tables | `perfxl read` | calamine script | ratio | `perfxl render` | XlsxWriter script | ratio "
+            "| `load_spec` | C composer | ratio | `perfxl --help` |",
+            "| ---: | --- | --- | ---: | --- | --- | ---: | --- | --- | ---: | --- |"]
+    for n in sizes:
+        r = found[n]
+        rows.append(f"| {n:,} | {cell(r, 'cmd-read')} | {cell(r, 'cmd-raw-read')} | {ratio(r, r, 'cmd-read', 'cmd-raw-read')} "
+                    f"| {cell(r, 'cmd-render')} | {cell(r, 'cmd-raw-render')} | {ratio(r, r, 'cmd-render', 'cmd-raw-render')} "
+                    f"| {cell(r, 'cmd-load')} | {cell(r, 'cmd-compose')} | {ratio(r, r, 'cmd-load', 'cmd-compose')} "
+                    f"| {cell(r, 'cmd-help')} |")
+    return rows
+
+
 def collect_rows(files: int, r: dict) -> list[str]:
     return [f"| {files} single-table files | time, peak MB (largest process) |", "| --- | --- |",
             f"| `perfxl.read` one by one | {cell(r, 'one-by-one')} |",
@@ -241,7 +328,9 @@ def collect_rows(files: int, r: dict) -> list[str]:
 
 # -- setup ------------------------------------------------------------------------------------
 def prepare(size: int, workdir: Path) -> None:
-    (workdir / f"ops-{size}.pickle").write_bytes(pickle.dumps(plan_ops(make_spec(size)), protocol=5))
+    spec = make_spec(size)
+    (workdir / f"ops-{size}.pickle").write_bytes(pickle.dumps(plan_ops(spec), protocol=5))
+    (workdir / f"spec-{size}.yaml").write_text(perfxl.dump_spec(spec), encoding="utf-8")
 
 
 def prepare_files(count: int, workdir: Path) -> None:
@@ -261,7 +350,9 @@ def run(sizes: list[int], files: int, repeat: int, workdir: Path) -> None:
         found[size] = best(["render", "raw-render"], size, workdir, n)
         kinds = (["read"] if can_read else []) + ["raw-read"] + (["openpyxl"] if size <= OPENPYXL_MAX else [])
         found[size].update(best(kinds, size, workdir, n))
-        for name in (f"ops-{size}.pickle", f"perfxl-{size}.xlsx", f"raw-{size}.xlsx"):
+        found[size].update(best(list(commands(size, workdir)), size, workdir, n))
+        for name in (f"ops-{size}.pickle", f"perfxl-{size}.xlsx", f"raw-{size}.xlsx", f"spec-{size}.yaml",
+                     f"cmd-{size}.xlsx", f"cmdraw-{size}.xlsx", f"back-{size}.json"):
             (workdir / name).unlink(missing_ok=True)
     collected = {}
     if can_collect and files:
@@ -275,6 +366,8 @@ def report(sizes, files, found, collected, repeat) -> None:
           f"{os.cpu_count()} cores, Python {sys.version.split()[0]}; best of {repeat} "
           f"(1 above {REPEAT_MAX_SIZE:,} tables); memory: peak RSS of the measuring process\n")
     print("\n".join(render_rows(sizes, found)))
+    print("\nWhole commands, each its own process timed from outside:\n")
+    print("\n".join(command_rows(sizes, found)))
     print()
     print("\n".join(scaling_rows(sizes, found)))
     if collected:

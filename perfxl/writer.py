@@ -172,7 +172,7 @@ def write_workbook(path: str | os.PathLike, template: Template, sheets: Iterable
 
 # Functions of every Excel version: XlsxWriter never prefixes them with _xlfn.
 PLAIN_FUNCTIONS = frozenset({"IF", "AND", "OR", "NOT", "TRIM", "ISNUMBER", "ISBLANK", "LEN", "SUBSTITUTE", "SUM",
-                             "CELL", "LEFT", "ROUND", "ABS",
+                             "CELL", "LEFT", "ROUND", "ABS", "IFERROR",
                              "SUMPRODUCT"})
 CALL = re.compile(r"([\w.]+)\(")
 
@@ -187,8 +187,10 @@ class _Worksheet(Worksheet):
     """
 
     def _prepare_formula(self, formula, *args, **kwargs):
-        body = formula[1:] if formula.startswith("=") else formula
-        if formula.startswith("{") or body.endswith("}") or not set(CALL.findall(body)) <= PLAIN_FUNCTIONS:
+        body = formula[1:] if formula.startswith("{") else formula     # as XlsxWriter strips them:
+        body = body[1:] if body.startswith("=") else body               # an array formula's braces
+        body = body[:-1] if body.endswith("}") else body                # and the leading "="
+        if not set(CALL.findall(body)) <= PLAIN_FUNCTIONS:
             return super()._prepare_formula(formula, *args, **kwargs)
         return body
 
