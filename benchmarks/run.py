@@ -282,16 +282,23 @@ def cell(results: dict, kind: str) -> str:
     return f"{seconds:.2f} s, {mb:.0f} MB"
 
 
-def render_rows(sizes: list[int], found: dict) -> list[str]:
-    rows = ["| tables | perfxl render | raw XlsxWriter | perfxl ÷ raw | perfxl read | raw calamine "
-            "| read ÷ calamine | openpyxl load | openpyxl ÷ read |",
-            "| ---: | --- | --- | ---: | --- | --- | ---: | --- | ---: |"]
+def table_rows(sizes: list[int], found: dict, columns: list[tuple[str, str] | tuple[str, str, str]]) -> list[str]:
+    """A Markdown table, a row per size: (title, kind) columns show a measurement, (title, a, b)
+    columns the ratio a ÷ b."""
+    rows = ["| tables | " + " | ".join(c[0] for c in columns) + " |",
+            "| ---: | " + " | ".join("---:" if len(c) == 3 else "---" for c in columns) + " |"]
     for n in sizes:
         r = found[n]
-        rows.append(f"| {n:,} | {cell(r, 'render')} | {cell(r, 'raw-render')} | {ratio(r, r, 'render', 'raw-render')} "
-                    f"| {cell(r, 'read')} | {cell(r, 'raw-read')} | {ratio(r, r, 'read', 'raw-read')} "
-                    f"| {cell(r, 'openpyxl')} | {ratio(r, r, 'openpyxl', 'read')} |")
+        rows.append(f"| {n:,} | " + " | ".join(ratio(r, r, c[1], c[2]) if len(c) == 3 else cell(r, c[1])
+                                              for c in columns) + " |")
     return rows
+
+
+def render_rows(sizes: list[int], found: dict) -> list[str]:
+    return table_rows(sizes, found, [
+        ("perfxl render", "render"), ("raw XlsxWriter", "raw-render"), ("perfxl ÷ raw", "render", "raw-render"),
+        ("perfxl read", "read"), ("raw calamine", "raw-read"), ("read ÷ calamine", "read", "raw-read"),
+        ("openpyxl load", "openpyxl"), ("openpyxl ÷ read", "openpyxl", "read")])
 
 
 def scaling_rows(sizes: list[int], found: dict) -> list[str]:
@@ -305,16 +312,11 @@ def scaling_rows(sizes: list[int], found: dict) -> list[str]:
 
 
 def command_rows(sizes: list[int], found: dict) -> list[str]:
-    rows = ["| tables | `perfxl read` | calamine script | ratio | `perfxl render` | XlsxWriter script | ratio "
-            "| `load_spec` | C composer | ratio | `perfxl --help` |",
-            "| ---: | --- | --- | ---: | --- | --- | ---: | --- | --- | ---: | --- |"]
-    for n in sizes:
-        r = found[n]
-        rows.append(f"| {n:,} | {cell(r, 'cmd-read')} | {cell(r, 'cmd-raw-read')} | {ratio(r, r, 'cmd-read', 'cmd-raw-read')} "
-                    f"| {cell(r, 'cmd-render')} | {cell(r, 'cmd-raw-render')} | {ratio(r, r, 'cmd-render', 'cmd-raw-render')} "
-                    f"| {cell(r, 'cmd-load')} | {cell(r, 'cmd-compose')} | {ratio(r, r, 'cmd-load', 'cmd-compose')} "
-                    f"| {cell(r, 'cmd-help')} |")
-    return rows
+    return table_rows(sizes, found, [
+        ("`perfxl read`", "cmd-read"), ("calamine script", "cmd-raw-read"), ("ratio", "cmd-read", "cmd-raw-read"),
+        ("`perfxl render`", "cmd-render"), ("XlsxWriter script", "cmd-raw-render"),
+        ("ratio", "cmd-render", "cmd-raw-render"), ("`load_spec`", "cmd-load"), ("C composer", "cmd-compose"),
+        ("ratio", "cmd-load", "cmd-compose"), ("`perfxl --help`", "cmd-help")])
 
 
 def collect_rows(files: int, r: dict) -> list[str]:
