@@ -6,7 +6,8 @@ without one is scored against every form that can be used (perfxl.formfile.avail
 form's labels found on the first rows of a sheet counts, a label no other form has counts three
 times, a title that matches the form's title counts five; the form that fits most of the first
 sheets wins. A tie is a warning naming both forms. The reader then judges every sheet: a sheet that
-fits another form better is named in a warning and not misread as the workbook's form.
+fits another form better (of the known forms, or of those a mixed workbook's tags name) is read as
+that form.
 """
 from __future__ import annotations
 
