@@ -11,6 +11,7 @@ layout's cached results and `perfxl check`, so the workbook and the checker cann
 """
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
 import dataclasses
@@ -65,7 +66,12 @@ class Rule:
     def formula(self, refs) -> str:
         """The test as the live formula's condition."""
         text = self.test.excel(refs)
-        return f"IFERROR({text},TRUE)" if self.test.may_fail() else text
+        return f"IFERROR({text},TRUE)" if self.may_fail else text
+
+    @functools.cached_property
+    def may_fail(self) -> bool:
+        """Whether the test can be an error in Excel (asked for every formula: walked once)."""
+        return self.test.may_fail()
 
     def run(self, project: Project, template: Template) -> Iterable[Problem]:
         return BUILTINS[self.builtin].run(project, template, self.params)
