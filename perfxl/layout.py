@@ -215,9 +215,7 @@ class _Planner:
         self.merge_groups(rows, start)
         self.group_rule_marks(rows, start)
         self.row_highlights(rows, start)
-        self.inserted_rows(top, [(first, last, [rule]) for rule, first, last in self.rule_runs(rows, start)],
-                           lambda first, last: self.indicator_refs(
-                               lambda col: f"{ref(first, col, True)}:{ref(last, col, True)}", RowsRefs()))
+        self.inserted_rows(top, [(first, last, [rule]) for rule, first, last in self.rule_runs(rows, start)])
 
     def merge_groups(self, rows: list[Row], start: int):
         """一级 and 二级 cells merged down over their rows."""
@@ -268,8 +266,7 @@ class _Planner:
                 self.plan.highlights.append(Highlight([(start, c, end, c) for c in cols],
                                                       self.row_condition(rule, start), rule.severity))
         if rules:
-            self.inserted_rows(top, [(start, end, rules)], lambda first, last: RowsRefs(
-                {c.key: f"{ref(first, c.first, True)}:{ref(last, c.first, True)}" for c in table.columns}))
+            self.inserted_rows(top, [(start, end, rules)], table.key)
         if table.total_label:
             self.total_row(table, entries, start, end)
 
@@ -322,10 +319,7 @@ class _Planner:
         flat table), built once per table with ROW for the row number."""
         text = self.row_texts.get(rule.id)
         if text is None:
-            if rule.table is None:
-                refs = self.indicator_refs(lambda col: f"${col_letter(col)}{ROW}", {})
-            else:
-                refs = {c.key: f"${col_letter(c.first)}{ROW}" for c in self.t.table(rule.table).columns}
+            refs = self.row_refs(rule.table, lambda col: f"${col_letter(col)}{ROW}", {})
             text = self.row_texts[rule.id] = rule.formula(refs)
         return text.replace(ROW, str(row + 1))
 
@@ -382,11 +376,15 @@ class _Planner:
         self.plan.cells.append(PlannedCell(self.row, self.t.typed_cols["unit"], "", "count",
                                            formula=f'IF(AND(TRIM({u})="",ISNUMBER({v})),IF({percent},"%",""),"")'))
 
-    def indicator_refs(self, at, refs: dict) -> dict:
-        """The references a row rule's names stand for, `at(col)` giving a column's reference:
-        value and unit through their typed helpers where the form has them (the helper when it
-        holds a number or %, else the cell itself, as on rows a clerk inserted)."""
+    def row_refs(self, table: str | None, at, refs: dict) -> dict:
+        """The references a row rule's names stand for, `at(col)` giving a column's reference: the
+        columns of the flat table `table`, or of the indicator rows (table None), whose value and
+        unit go through their typed helpers where the form has them (the helper when it holds a
+        number or %, else the cell itself, as on rows a clerk inserted)."""
         t = self.t
+        if table is not None:
+            refs.update((c.key, at(c.first)) for c in t.table(table).columns)
+            return refs
         refs.update((c.key, at(c.col)) for c in t.columns)
         if t.typed_cols:
             value, unit = at(t.typed_cols["value"]), at(t.typed_cols["unit"])
@@ -394,18 +392,19 @@ class _Planner:
             refs["unit"] = f'IF({unit}="%",{unit},{refs["unit"]})'
         return refs
 
-    def inserted_rows(self, header: int, runs: list[tuple[int, int, list[Rule]]], refs_of):
+    def inserted_rows(self, header: int, runs: list[tuple[int, int, list[Rule]]], table: str | None = None):
         """The check of rows a clerk inserts into a table, on its header row: an array formula
         counting, over every row of each run, the row rules that fire on a row without perfxl's
         mark formula (an inserted row: its mark cell is blank). Rows inserted inside a run grow
-        its ranges, in Excel, WPS and LibreOffice alike; the count joins the table's status."""
+        its ranges, in Excel, WPS and LibreOffice alike; the count joins the table's status.
+        `table`: the flat table whose rows these are (None: indicator rows)."""
         t = self.t
         merged: dict[tuple[int, int], list[Rule]] = {}
         for first, last, rules in runs:
             merged.setdefault((first, last), []).extend(rules)
         terms = []
         for (first, last), rules in merged.items():
-            refs = refs_of(first, last)
+            refs = self.row_refs(table, lambda col: f"{ref(first, col, True)}:{ref(last, col, True)}", RowsRefs())
             tests = "+".join(f"IF({rule.formula(refs)},1,0)" for rule in rules)
             marks = f"{ref(first, t.mark_col, True)}:{ref(last, t.mark_col, True)}"
             terms.append(f"SUM(IF(ISBLANK({marks}),{tests},0))")

@@ -142,6 +142,15 @@ def _print_fit(ws, template: Template, tables: list[TablePlan]):
     ws.set_print_scale(max(int(scale * 100), MIN_SCALE))
 
 
+def _page(ws, template: Template):
+    """The form's paper, orientation and margins."""
+    setup, m = template.print, template.print["margins"]
+    ws.set_paper(PAPER.get(setup["paper"], PAPER["A4"])[0])
+    if setup.get("landscape", True):
+        ws.set_landscape()
+    ws.set_margins(left=m["left"], right=m["right"], top=m["top"], bottom=m["bottom"])
+
+
 def _setup_sheet(ws, template: Template, tables: list[TablePlan]):
     last_row = max(t.last_row for t in tables)
     for col, width in template.widths.items():
@@ -149,15 +158,10 @@ def _setup_sheet(ws, template: Template, tables: list[TablePlan]):
     ws.set_column(template.mark_col, template.mark_col, template.checks["width"])
     for col in template.check_cols[1:]:
         ws.set_column(col, col, 4, None, {"hidden": True})
-    setup = template.print
-    ws.set_paper(PAPER.get(setup["paper"], PAPER["A4"])[0])
-    if setup.get("landscape", True):
-        ws.set_landscape()
+    _page(ws, template)
     _print_fit(ws, template, tables)
     ws.center_horizontally()
-    m = setup["margins"]
-    ws.set_margins(left=m["left"], right=m["right"], top=m["top"], bottom=m["bottom"])
-    ws.set_footer("&C" + setup["footer"])
+    ws.set_footer("&C" + template.print["footer"])
     ws.print_area(0, 0, last_row, template.ncols - 1)
     if len(tables) > 1:
         ws.set_h_pagebreaks([t.first_row for t in tables[1:]])
@@ -249,7 +253,9 @@ def _write_book(path: str, template: Template, sheets: Iterable[SheetPlan], extr
     lists_of = _ValueLists(template)
     for sheet in sheets:
         form = sheet.form or template
-        fmt = styles.get(id(form)) or styles.setdefault(id(form), _formats(book, form))
+        if id(form) not in styles:
+            styles[id(form)] = _formats(book, form)
+        fmt = styles[id(form)]
         v = form.validation
         lists_of.add(form)
         ws = book.add_worksheet(sheet.name)
@@ -298,12 +304,7 @@ def _write_book(path: str, template: Template, sheets: Iterable[SheetPlan], extr
             else:
                 ws.write_string(i, 0, line, wrap)
                 ws.set_row(i, lines_needed(line, width) * template.styles["line_height"] + 3)
-        setup = template.print
-        ws.set_paper(PAPER.get(setup["paper"], PAPER["A4"])[0])
-        if setup.get("landscape", True):
-            ws.set_landscape()
-        m = setup["margins"]
-        ws.set_margins(left=m["left"], right=m["right"], top=m["top"], bottom=m["bottom"])
+        _page(ws, template)
         ws.fit_to_pages(1, 0)
     lists = book.add_worksheet(template.validation["list_sheet"])
     lists_of.write(lists)

@@ -57,6 +57,6 @@ def test_cached_row_formulas_are_the_rules_own(example_path, monkeypatch):
 
     fast = plans()
     monkeypatch.setattr(layout._Planner, "row_condition", lambda self, rule, row: rule.formula(
-        self.indicator_refs(lambda col: layout.ref(row, col), {})))
+        self.row_refs(rule.table, lambda col: layout.ref(row, col), {})))
     monkeypatch.setattr(layout, "_empty_row_outcomes", lambda template, level1: layout.row_outcomes(template, level1, None))
     assert plans() == fast
