@@ -59,10 +59,42 @@ def cmd_render(args) -> int:
 def cmd_blank(args) -> int:
     from .render import blank
 
+    if args.roster:
+        return _blank_roster(args)
+    if args.due:
+        raise PerfxlError("--due 只用于按名册生成（--roster）")
     path = blank(args.output, projects=args.projects, rows=args.rows, protect=args.protect,
                  password=_password(args.password), one_sheet=args.one_sheet, template=args.template,
                  year=args.year, unit=args.unit, amount_unit=args.amount_unit)
     say(f"{path}：{args.projects} 张空白表，每个二级指标 {args.rows} 行")
+    return EXIT_OK
+
+
+def _blank_roster(args) -> int:
+    """`perfxl blank --roster R -o DIR`: one pre-filled workbook per 填报单位 of the roster."""
+    from .office.roster import load_roster
+    from .office.sendout import send_out
+    from .template import load_template
+
+    given = [flag for flag, value in (("--projects", args.projects != 1), ("--one-sheet", args.one_sheet),
+                                      ("--unit", args.unit)) if value]
+    if given:
+        raise PerfxlError(f"按名册生成时不用 {'、'.join(given)}：表的张数和填报单位都来自名册")
+    outdir = args.output if args.output != BLANK_OUT else ROSTER_OUT
+    roster = load_roster(args.roster, load_template(args.template))
+    for where, message in roster.warnings:
+        say(f"perfxl: 注意：{where}: {message}")
+    for entry in roster.entries:
+        project = entry.project
+        if project.year is None:
+            project.year = args.year
+        if "amount_unit" not in project.where:
+            project.amount_unit = args.amount_unit
+    sent = send_out(roster, outdir, rows=args.rows, due=args.due, protect=args.protect,
+                    password=_password(args.password))
+    for item in sent:
+        say(f"{item.path}：{item.unit}，{len(item.projects)} 张表")
+    say(f"{outdir}：{len(sent)} 个填报单位，{len(roster.entries)} 张表，每个二级指标另留 {args.rows} 行")
     return EXIT_OK
 
 
@@ -197,6 +229,8 @@ def _bounded(low: int, high: int):
 
 
 PROMPT = "\x00prompt"
+BLANK_OUT = "output/blank.xlsx"
+ROSTER_OUT = "output/blanks"
 
 
 def _text(text: str) -> str:
@@ -243,7 +277,8 @@ COMMANDS = {
                "perfxl render specs/example.yaml -o 汇总.xlsx --one-sheet"),
     "blank": ("生成空白表，供各单位离线填写（附填表说明）",
               "perfxl blank -o 空白表.xlsx --projects 3 --rows 4 --year 2026 --unit 某某局\n"
-              "PERFXL_PASSWORD=密码 perfxl blank -o 空白表.xlsx --password   # 加保护，密码不出现在命令行"),
+              "PERFXL_PASSWORD=密码 perfxl blank -o 空白表.xlsx --password   # 加保护，密码不出现在命令行\n"
+              "perfxl blank --roster 名册.xlsx -o 下发/ --due 2027-01-15 --rows 3   # 每个填报单位一个预填的工作簿"),
     "check": ("按审核规则检查规格文件或填好的工作簿，每个问题一行",
               "perfxl check specs/example.yaml\n"
               "perfxl check 回收/财政局.xlsx --format json"),
@@ -285,8 +320,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--one-sheet", action="store_true", help="所有表放在一张工作表上，每表一页")
 
     p = command("blank", cmd_blank)
-    p.add_argument("-o", "--output", metavar="输出.xlsx", default="output/blank.xlsx",
-                   help="输出的工作簿（默认 output/blank.xlsx）")
+    p.add_argument("-o", "--output", metavar="输出.xlsx", default=BLANK_OUT,
+                   help=f"输出的工作簿（默认 {BLANK_OUT}）；用 --roster 时是输出的文件夹（默认 {ROSTER_OUT}）")
+    p.add_argument("--roster", type=_text, metavar="名册",
+                   help="按名册（.xlsx .csv 或 .yaml，每行一个项目，列名用表中的栏目名：填报单位、项目名称 …）"
+                        "给每个填报单位生成一个预填好的工作簿")
+    p.add_argument("--due", type=_text, metavar="日期", help="报回的截止日期（如 2027-01-15），写在填表说明的开头")
     p.add_argument("--projects", metavar="N", type=_bounded(1, MAX_PROJECTS), default=1,
                    help=f"表的张数（默认 1，最多 {MAX_PROJECTS}）")
     p.add_argument("--rows", metavar="K", type=_bounded(1, MAX_ROWS_PER_GROUP), default=2,

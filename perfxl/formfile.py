@@ -241,7 +241,7 @@ CELL = {"label?": "text", "field?": "text", "cols": "cols", "aliases?": "texts",
 SCHEMA = {
     "form": "text", "version?": "any_text", "title": "text", "unit_line": "text",
     "amount_unit_line": "text", "amount_unit_words?": "texts", "instructions": "text", "blank_year?": "any_text",
-    "instructions_sheet": "text", "project_sheet": "text",
+    "instructions_sheet": "text", "review_sheet?": "text", "project_sheet": "text", "shared_labels?": {"*": "texts"},
     "columns": {"*": "number"}, "unit_line_cols": "cols", "amount_unit_line_cols": "cols",
     "header": [[CELL]], "footer": [[CELL]],
     "indicators": {"label": "text", "aliases?": "texts", "label_col": "column",
@@ -392,6 +392,9 @@ def check_geometry(form: FormData):
         if more.get("place", "after") not in ("before", "after"):
             form.fail("place 应为 before（画在主指标块之前）或 after（之后）", *path, "place")
     check_tables(form, width, set(used_fields) | seen_blocks)
+    for key in data.get("shared_labels") or {}:
+        if key not in SHARED_KEYS:
+            form.fail(f'shared_labels 只给共有栏目起名：{"、".join(SHARED_KEYS)}，不是 "{key}"', "shared_labels", key)
     checks = data["checks"]
     seen_checks: dict[str, str] = {}
     for key in ("mark_col", "count_col", "value_col", "unit_col"):

@@ -88,7 +88,8 @@ def indicator_rows(project: Project, template: Template, input_rows: int = 0,
                    block: str = MAIN_BLOCK) -> list[Row]:
     """The rows of an indicator block: one per 三级, one empty row for an empty 二级.
 
-    With input_rows (blank forms), every 二级 gets that many empty rows instead.
+    With input_rows (blank and pre-filled forms), every 二级 gets that many empty rows after
+    its rows (a blank form has none).
     """
     rows: list[Row] = []
     for level1, groups in project.tree(block).items():
@@ -96,6 +97,7 @@ def indicator_rows(project: Project, template: Template, input_rows: int = 0,
             rows.append((level1, "", None))
         for level2, items in groups.items():
             if input_rows:
+                rows.extend((level1, level2, item) for item in items)
                 rows.extend((level1, level2, None) for _ in range(input_rows))
             elif items:
                 rows.extend((level1, level2, item) for item in items)
@@ -208,8 +210,8 @@ class _Planner:
                 self.plan.type_cells.append((self.row, t.col["type"]))
             if t.typed_cols:
                 self.typed_cells(env.get("value"))
-            if not self.input_rows:         # a blank form's input rows keep no fixed height: they
-                self.plan.heights.setdefault(self.row, 22)      # grow as a clerk types (optimal height)
+            if item is not None or not self.input_rows:     # a blank form's input rows keep no fixed
+                self.plan.heights.setdefault(self.row, 22)      # height: they grow as a clerk types
             self.row_rule_marks(level1, item)
             self.row += 1
         self.merge_groups(rows, start)
@@ -234,10 +236,10 @@ class _Planner:
                 run_start = i
 
     def flat_table(self, table: FlatTable):
-        """A flat table: its label merged down the left, a header row, one row per entry (a blank
-        form: blank_rows empty rows; no entries: one), and its 合计 row of live SUMs."""
+        """A flat table: its label merged down the left, a header row, one row per entry (blank and
+        pre-filled forms: blank_rows empty rows more; no entries: one), and its 合计 row of live SUMs."""
         entries: list = list(self.p.tables.get(table.key, ()))
-        rows = [None] * table.blank_rows if self.input_rows else entries or [None]
+        rows = entries + [None] * table.blank_rows if self.input_rows else entries or [None]
         top = self.row
         height = 1 + len(rows) + (1 if table.total_label else 0)
         self.put(table.label_col, table.label, "side_label", last_row=top + height - 1)

@@ -118,9 +118,15 @@ def read(path: str | os.PathLike, template: str | None = None) -> ReadResult:
             own = (scorer.other_form(rows, form) if scorer else None) or form
             if id(own) not in labels:
                 labels[id(own)] = _Labels(own)
+            if info.name in (own.instructions_sheet, own.review_sheet):
+                # perfxl's own text sheets name the form's parts in passing: read for tables, and
+                # what was said about them kept only where a table was found there after all
+                found = _Sheet(path, info.name, rows, extras, labels[id(own)], []).tables()
+                if not found:
+                    continue
             sheet = _Sheet(path, info.name, rows, extras, labels[id(own)], warnings)
             found = sheet.tables()
-            if not found and info.name != own.instructions_sheet:
+            if not found:
                 sheet.nothing_found()
             if own is not form:
                 for project in found:
@@ -195,8 +201,14 @@ class _Labels:
         try:
             return self._cache[text]
         except KeyError:
-            role = self._cache[text] = self._role(text) if len(text) < 300 else None
+            role = self._cache[text] = self._role(text) if len(text) < 300 else self._long_role(text)
             return role
+
+    def _long_role(self, text: str) -> tuple | None:
+        """A long text is no label, but may be a unit line with a long 填报单位 (split from no 金额单位)."""
+        if _has_prefix(label_key(text[:60]), self.unit_prefix):
+            return ("unit", after_prefix(text, self.unit_prefix), None)
+        return None
 
     def _role(self, text: str) -> tuple | None:
         key = label_key(text)

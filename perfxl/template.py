@@ -20,6 +20,7 @@ from .formfile import FormData, col_index, col_letter, find_form, load_checked, 
 
 DEFAULT_TEMPLATE = "project-expenditure"
 MAIN_BLOCK = "indicators"
+DEFAULT_REVIEW_SHEET = "审核意见"      # a form without `review_sheet`: the sheet of findings in 退回 files
 
 
 def col_span(cols: str) -> tuple[int, int]:
@@ -127,7 +128,10 @@ class Template:
         self._instructions_dir = Path(form.files.get(("instructions",), form.path)).parent
         self.blank_year: str = data.get("blank_year", "")
         self.instructions_sheet: str = data["instructions_sheet"]
+        self.review_sheet: str = data.get("review_sheet", DEFAULT_REVIEW_SHEET)    # in the 退回 files
         self._project_sheet = data["project_sheet"]
+        # what rosters and summaries call year, unit and amount_unit (first word shown)
+        self.shared_labels: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in (data.get("shared_labels") or {}).items()}
         self.widths = {col_index(k): float(v) for k, v in data["columns"].items()}
         self.ncols = max(self.widths) + 1
         self.unit_line_cols = col_span(data["unit_line_cols"])
@@ -195,6 +199,13 @@ class Template:
             for text in (column.label, *column.aliases):
                 roles.setdefault(label_key(text), ("column", column.key))
         return roles
+
+    def key_label(self, key: str) -> str:
+        """What a roster or a summary calls a field: its label on the form, a shared label, else the key."""
+        cell = self.field_labels().get(key)
+        if cell is not None:
+            return cell.label
+        return (self.shared_labels.get(key) or (key,))[0]
 
     def blocks(self) -> list[tuple[str, str]]:
         """(key, label) of every indicator block in drawing order; the main one is "indicators"."""
