@@ -188,7 +188,15 @@ def cmd_collect(args) -> int:
     """Exit 2 when some file could not be read (each named on stderr); the others are still written."""
     from .collect import collect, write_collected
 
-    result = collect(args.paths, jobs=args.jobs, output=args.output)
+    folder = args.output is not None and _is_folder(args.output)
+    if args.roster and not folder:
+        raise PerfxlError("--roster 用于写出汇总文件夹：请用 -o 文件夹")
+    if (args.pdf or args.amount_unit) and not folder:
+        raise PerfxlError("--pdf 和 --amount-unit 用于写出汇总文件夹：请用 -o 文件夹")
+    show = _progress(args.quiet)
+    result = collect(args.paths, jobs=args.jobs, output=args.output, progress=show)
+    if show:
+        show(None, None)
     for path, why in result.skipped:
         say(f"perfxl: {path}: 跳过：{why}")
     for path, why in result.failures:
@@ -200,6 +208,8 @@ def cmd_collect(args) -> int:
     if not (args.output or "").lower().endswith(".json"):
         for warning in result.warnings:
             say(f"perfxl: 注意：{warning}")
+    if folder:
+        return _collect_folder(args, result)
     text = write_collected(result, args.output)
     if text is not None:
         emit(text)
@@ -207,6 +217,54 @@ def cmd_collect(args) -> int:
                + (f"，{len(result.failures)} 个文件无法读取" if result.failures else ""))
     say(f"{args.output or 'perfxl collect'}：{summary}")
     return EXIT_UNUSABLE if result.failures else EXIT_OK
+
+
+def _is_folder(out: str) -> bool:
+    """-o names a folder: it is one, ends with a slash, or has no file extension."""
+    from pathlib import Path
+
+    return os.path.isdir(out) or out.endswith(("/", os.sep)) or not Path(out).suffix
+
+
+def _collect_folder(args, result) -> int:
+    from .office.roster import load_roster
+    from .office.takeback import write_folder
+    from .rules import ERROR
+    from .template import form_of
+
+    roster = load_roster(args.roster, form_of(result.spec)) if args.roster else None
+    if roster is not None:
+        for where, message in roster.warnings:
+            say(f"perfxl: 注意：{where}: {message}")
+    written = write_folder(result, args.output, roster=roster, amount_unit=args.amount_unit or "元", pdf=args.pdf)
+    for note in written.notes:
+        say(f"perfxl: 注意：{note}")
+    errors = sum(f.severity == ERROR for r in result.returns for f in r.findings)
+    missing = 0
+    if roster is not None:
+        back = {(p.unit, p.name) for p in result.spec.projects}
+        missing = sum((e.project.unit, e.project.name) not in back for e in roster.entries)
+    say(f"{args.output}：{len(result.files)} 个文件，{len(result.spec.projects)} 张表，{errors} 个错误"
+        + (f"，{missing} 个项目未报送" if roster is not None else "")
+        + (f"，{len(written.returned_units)} 个单位需退回修改（{os.path.join(args.output, '退回')}）"
+           if written.returned_units else "")
+        + (f"，{len(result.failures)} 个文件无法读取" if result.failures else ""))
+    return EXIT_UNUSABLE if result.failures else EXIT_OK
+
+
+def _progress(quiet: bool):
+    """A one-line progress count on a terminal's stderr; None when quiet or not a terminal."""
+    stream = sys.stderr
+    if quiet or stream is None or not stream.isatty():
+        return None
+
+    def show(done, total):
+        if done is None:
+            stream.write("\r\x1b[K")
+        else:
+            stream.write(f"\r已读 {done}/{total} 个文件")
+        stream.flush()
+    return show
 
 
 def _stem(path: str) -> str:
@@ -290,7 +348,8 @@ COMMANDS = {
               "perfxl --forms 我局表样/ forms check 我局表样/区县项目表.yaml"),
     "collect": ("一次读入多个回收的工作簿（文件或文件夹），合并成一个规格或一个汇总工作簿",
                 "perfxl collect 回收/ -o 汇总.yaml\n"
-                "perfxl collect 回收/ 补交/ -o 汇总.xlsx --jobs 2"),
+                "perfxl collect 回收/ 补交/ -o 汇总.xlsx --jobs 2\n"
+                "perfxl collect 回收/ -o 审核/ --roster 名册.xlsx --amount-unit 万元   # 汇总.xlsx、退回/ 等写入 审核/"),
 }
 
 
@@ -364,7 +423,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.description += ("。按文件路径、再按表的顺序合并；读不了的文件逐个说明并跳过，其余照常写出，"
                       "此时退出状态为 2。")
     p.add_argument("paths", nargs="+", metavar="工作簿或文件夹", help="工作簿，或在其中查找 .xlsx .xlsm .xls .ods 的文件夹")
-    p.add_argument("-o", "--output", metavar="输出", help="写成 .yaml、.json 或汇总 .xlsx（不写则 YAML 输出到屏幕）")
+    p.add_argument("-o", "--output", metavar="输出",
+                   help="写成 .yaml、.json 或汇总 .xlsx；给文件夹（没有扩展名或以 / 结尾）时写出 汇总.xlsx、"
+                        "bundle.xlsx、退回/ 和 collected.yaml（不写则 YAML 输出到屏幕）")
+    p.add_argument("--roster", type=_text, metavar="名册", help="下发时的名册：报送情况列出每个应报的项目，未报的排在前面")
+    p.add_argument("--amount-unit", choices=("元", "万元"), help="项目汇总中金额的单位（默认 元；万元的换算过来）")
+    p.add_argument("--pdf", choices=("bundle", "per-unit"),
+                   help="用 LibreOffice 把 bundle 打印成 bundle.pdf，或每个填报单位一个 PDF（pdf/ 中）")
+    p.add_argument("--quiet", action="store_true", help="不显示读取进度")
     p.add_argument("--jobs", type=_bounded(1, MAX_JOBS), metavar="N", help=f"进程数（默认每核一个，最多 {MAX_JOBS}）")
     return parser
 

@@ -37,6 +37,16 @@ class Collected:
     failures: list[tuple[str, str]] = field(default_factory=list)       # (path, why)
     skipped: list[tuple[str, str]] = field(default_factory=list)        # (path, why): not read on purpose
     superseded: list[tuple[str, str, str]] = field(default_factory=list)  # (path, project, newer path)
+    returns: list[Return] = field(default_factory=list)                 # of each merged project, in order
+    saved: dict[str, tuple[str, float]] = field(default_factory=dict)   # path → (date inside, modification time)
+
+
+@dataclass
+class Return:
+    """Where a merged project came from, and what `perfxl check` finds in it there."""
+
+    path: str
+    findings: list = field(default_factory=list)                        # Finding, at the return's cells
 
 
 def find_workbooks(paths: list[str | os.PathLike], output: str | os.PathLike | None = None
@@ -59,8 +69,8 @@ def find_workbooks(paths: list[str | os.PathLike], output: str | os.PathLike | N
 def _walk(top: str, found: dict, skipped: list, seen_dirs: set, output):
     for folder, dirs, names in os.walk(top, followlinks=True):
         real = os.path.realpath(folder)
-        if real in seen_dirs:               # a link back into a folder already searched
-            dirs[:] = []
+        if real in seen_dirs or output is not None and os.path.isdir(output) and same_file(folder, output):
+            dirs[:] = []                    # a link back into a folder already searched, or the output
             continue
         seen_dirs.add(real)
         dirs.sort()
@@ -86,9 +96,10 @@ def _skip_reason(path: str, name: str, output) -> str | None:
 
 
 def collect(paths: list[str | os.PathLike], jobs: int | None = None,
-            output: str | os.PathLike | None = None) -> Collected:
+            output: str | os.PathLike | None = None, progress=None) -> Collected:
     """Read every workbook in `paths` (files or folders) with `jobs` processes (default: all
-    cores). `output`, where this run will write, is never read as an input."""
+    cores). `output`, where this run will write (a file or a folder), is never read as an input.
+    `progress(done, total)` is called as each file is read."""
     from .pool import run_isolated
 
     files, skipped = find_workbooks(paths, output)
@@ -96,10 +107,11 @@ def collect(paths: list[str | os.PathLike], jobs: int | None = None,
         raise PerfxlError("没有找到工作簿（.xlsx .xlsm .xls .ods）：" + "、".join(map(str, paths)))
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(files)))
     # The reader imported (~0.25 s) and the template loaded before the workers fork: they inherit both.
-    from . import reader  # noqa: F401
+    from . import check, reader  # noqa: F401
     from .template import load_template
     load_template()
-    results = run_isolated(_read_one, files, jobs=jobs, memory_limit=WORKER_MEMORY)
+    on_done = (lambda n: progress(n, len(files))) if progress else None
+    results = run_isolated(_read_one, files, jobs=jobs, memory_limit=WORKER_MEMORY, on_done=on_done)
     out = _merge(files, [r if isinstance(r, _Read) else _Read(why=r.reason) for r in results])
     out.skipped[:0] = skipped
     return out
@@ -115,10 +127,13 @@ class _Read:
     digest: str = ""
     saved: tuple[str, float] = ("", 0.0)        # (date inside the file, modification time)
     mark: str | None = None
+    findings: list = field(default_factory=list)      # per project: its findings
 
 
 def _read_one(path: str) -> _Read:
+    from .check import check_project
     from .reader import read
+    from .template import form_of
 
     try:
         with open(path, "rb") as fh:
@@ -132,7 +147,8 @@ def _read_one(path: str) -> _Read:
         return _Read(why=_one_line(exc.message), digest=digest)
     except Exception as exc:        # any unreadable file must not stop the others
         return _Read(why=_one_line(f"{type(exc).__name__}: {exc}"), digest=digest)
-    return _Read(book.spec, book.warnings, None, digest, (book.modified or "", mtime), book.mark)
+    findings = [check_project(p, form_of(book.spec, p), path) for p in book.spec.projects]
+    return _Read(book.spec, book.warnings, None, digest, (book.modified or "", mtime), book.mark, findings)
 
 
 def _one_line(text: str) -> str:
@@ -161,7 +177,8 @@ def _merge(files: list[str], results: list[_Read]) -> Collected:
     for path, result in taken:
         if not out.files:
             out.spec.template = result.spec.template
-        for project in result.spec.projects:
+        out.saved[path] = result.saved
+        for project, findings in zip(result.spec.projects, result.findings):
             own = project.template or result.spec.template      # a return on another form keeps its form
             if own == out.spec.template:
                 project.template = project.form = None
@@ -172,6 +189,7 @@ def _merge(files: list[str], results: list[_Read]) -> Collected:
                 out.superseded.append((path, project.name or "", winner))
                 continue
             out.spec.projects.append(project)
+            out.returns.append(Return(path, findings))
         out.files.append(path)
         out.warnings.extend(result.warnings)
     return out

@@ -12,7 +12,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import xlsxwriter
 from xlsxwriter.exceptions import DuplicateWorksheetName, FileCreateError
@@ -34,7 +34,18 @@ SHRINK_LIMIT = 0.7      # shrink a table to one page only down to this scale
 # 1.35× as wide as Excel draws them, and row heights up to 4% taller than planned.
 WIDTH_MARGIN = 1.4
 HEIGHT_MARGIN = 1.05
+MAX_COMMENT = 32767     # characters of one cell comment
 MIN_SCALE = 40          # below this, a tall stacked table rather runs over two pages
+
+
+@dataclass(frozen=True)
+class Note:
+    """A reviewer's finding on a cell: shown as the cell's comment, the cell painted by severity."""
+
+    row: int
+    col: int
+    severity: str           # error | warning
+    text: str
 
 
 @dataclass
@@ -43,6 +54,17 @@ class SheetPlan:
     tables: list[TablePlan]
     protect: str | None = None      # None: not protected; "" protected without a password
     form: Template | None = None    # the sheet's own form, when not the workbook's
+    notes: list[Note] = field(default_factory=list)
+
+
+@dataclass
+class ReviewSheet:
+    """A sheet listing findings, each row linked to its cell: (sheet, cell or None, texts...)."""
+
+    name: str
+    header: list[str]
+    rows: list[tuple[str, str | None, list[str]]]
+    widths: list[float]
 
 
 def _formats(book: xlsxwriter.Workbook, template: Template) -> dict:
@@ -168,10 +190,11 @@ def _setup_sheet(ws, template: Template, tables: list[TablePlan]):
 
 
 def write_workbook(path: str | os.PathLike, template: Template, sheets: Iterable[SheetPlan],
-                   extra_text_sheet: tuple[str, list[str]] | None = None, mark: str | None = None) -> None:
+                   extra_text_sheet: tuple[str, list[str]] | None = None, mark: str | None = None,
+                   review: ReviewSheet | None = None) -> None:
     """Write the sheets to `path` atomically (perfxl.output): complete, or not at all. `mark`
-    becomes the custom document property `perfxl`."""
-    write_atomically(path, lambda tmp: _write(tmp, template, sheets, extra_text_sheet, mark))
+    becomes the custom document property `perfxl`; `review` adds a sheet of findings."""
+    write_atomically(path, lambda tmp: _write(tmp, template, sheets, extra_text_sheet, mark, review))
 
 
 # Functions of every Excel version: XlsxWriter never prefixes them with _xlfn.
@@ -224,7 +247,7 @@ class _Workbook(xlsxwriter.Workbook):
         return name
 
 
-def _write(path: str, template: Template, sheets: Iterable[SheetPlan], extra_text_sheet, mark=None):
+def _write(path: str, template: Template, sheets: Iterable[SheetPlan], extra_text_sheet, mark=None, review=None):
     """Write without the cyclic garbage collector: XlsxWriter keeps millions of small objects,
     no cycles among them, and full collections over them made 10,000 tables ~1.5× slower."""
     collecting = gc.isenabled()
@@ -232,7 +255,7 @@ def _write(path: str, template: Template, sheets: Iterable[SheetPlan], extra_tex
     parts = temporary_name(tempfile.gettempdir())   # XlsxWriter's part files, removed whatever happens
     try:
         os.mkdir(parts, 0o700)
-        _write_book(path, template, sheets, extra_text_sheet, parts, mark)
+        _write_book(path, template, sheets, extra_text_sheet, parts, mark, review)
     except FileCreateError as exc:                  # XlsxWriter's wrapper of the OSError (a full disk)
         cause = exc.args[0] if exc.args and isinstance(exc.args[0], OSError) else OSError(str(exc))
         raise cause from None
@@ -243,7 +266,7 @@ def _write(path: str, template: Template, sheets: Iterable[SheetPlan], extra_tex
 
 
 def _write_book(path: str, template: Template, sheets: Iterable[SheetPlan], extra_text_sheet, parts: str,
-                mark: str | None):
+                mark: str | None, review: ReviewSheet | None = None):
     book = _Workbook(path, {"strings_to_formulas": False, "strings_to_urls": False,
                             "strings_to_numbers": False, "tmpdir": parts})
     book.set_properties({"created": FIXED_DATE, "title": template.form})
@@ -279,6 +302,7 @@ def _write_book(path: str, template: Template, sheets: Iterable[SheetPlan], extr
                     options["multi_range"] = " ".join(
                         _range(*r) for r in hl.ranges)
                 ws.conditional_format(first_row, first_col, last_row, last_col, options)
+        _write_notes(ws, sheet.notes, fmt)
         _setup_sheet(ws, form, sheet.tables)
         if sheet.protect is not None:
             ws.protect(sheet.protect, {"insert_rows": True, "delete_rows": True, "format_cells": True,
@@ -306,10 +330,51 @@ def _write_book(path: str, template: Template, sheets: Iterable[SheetPlan], extr
                 ws.set_row(i, lines_needed(line, width) * template.styles["line_height"] + 3)
         _page(ws, template)
         ws.fit_to_pages(1, 0)
+    if review is not None:
+        _write_review(book, review, template)
     lists = book.add_worksheet(template.validation["list_sheet"])
     lists_of.write(lists)
     lists.hide()
     book.close()
+
+
+def _write_notes(ws, notes: list[Note], fmt: dict):
+    """Each noted cell gets one comment (its findings, one per line) and the paint of the worst."""
+    by_cell: dict[tuple[int, int], list[Note]] = {}
+    for note in notes:
+        by_cell.setdefault((note.row, note.col), []).append(note)
+    for (row, col), found in sorted(by_cell.items()):
+        text = "\n".join(n.text for n in found)[:MAX_COMMENT]
+        ws.write_comment(row, col, text, {"author": "审核", "x_scale": 2.5, "y_scale": 1 + len(found) / 2})
+        worst = "error" if any(n.severity == "error" for n in found) else "warning"
+        ws.conditional_format(row, col, row, col, {"type": "formula", "criteria": "=TRUE", "format": fmt["cf:" + worst]})
+
+
+def _write_review(book, review: ReviewSheet, template: Template):
+    ws = book.add_worksheet(review.name)
+    font = {"font_name": template.styles["font"], "font_charset": template.styles["font_charset"],
+            "font_size": 11, "valign": "top", "text_wrap": True, "border": 1}
+    head = book.add_format({**font, "bold": True, "bg_color": "#DDEBF7"})
+    plain = book.add_format(font)
+    link = book.add_format({**font, "font_color": "#0563C1", "underline": 1})
+    for col, (label, width) in enumerate(zip(review.header, review.widths)):
+        ws.write_string(0, col, label, head)
+        ws.set_column(col, col, width)
+    for r, (sheet, cell, texts) in enumerate(review.rows, 1):
+        place = f"{sheet}!{cell}" if cell else sheet
+        if cell:
+            quoted = "'" + sheet.replace("'", "''") + "'"
+            ws.write_url(r, 0, f"internal:{quoted}!{cell}", link, place)
+        else:
+            ws.write_string(r, 0, place, plain)
+        for col, text in enumerate(texts, 1):
+            ws.write_string(r, col, text, plain)
+    ws.freeze_panes(1, 0)
+    ws.autofilter(0, 0, len(review.rows), len(review.header) - 1)
+    _page(ws, template)
+    ws.fit_to_pages(1, 0)
+    ws.repeat_rows(0)
+    ws.activate()
 
 
 class _ValueLists:

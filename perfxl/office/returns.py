@@ -1,0 +1,82 @@
+"""The 退回 file: a 填报单位's projects re-rendered with the reviewer's findings on them.
+
+Every finding is a comment on its cell, the cell painted by severity, and a row of the 审核意见
+sheet (the form's `review_sheet`), linked to the cell; the workbook opens on that sheet. The
+department fixes the tables in place and sends the file back: it reads as any return (the
+reader passes over the 审核意见 sheet), and its newer date makes it win over the first return.
+
+The findings are those of `perfxl check` on the re-rendered tables themselves: rendering is
+deterministic, so the tables are drawn once to a scratch file, read back and checked there, and
+drawn again with the findings at the cells they point at.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+
+from ..model import Spec
+from ..rules import ERROR, WARNING
+from ..template import form_of
+
+RETURN_MARK = "return"          # the `perfxl` property of a 退回 file (collect reads it as any return)
+SEVERITY_WORDS = {ERROR: "错误", WARNING: "警告"}
+REVIEW_HEADER = ["位置", "级别", "项目", "问题"]
+REVIEW_WIDTHS = [30, 7, 30, 80]
+
+
+def write_return(spec: Spec, out: str | os.PathLike) -> int:
+    """Write `spec` (one unit's projects) to `out` with its findings; returns how many there are."""
+    from ..check import check
+    from ..output import temporary_name
+    from ..reader import read
+    from ..render import render
+
+    scratch = temporary_name(tempfile.gettempdir(), ".xlsx")
+    try:
+        render(spec, scratch)
+        findings = check(read(scratch).spec)
+    finally:
+        try:
+            os.unlink(scratch)
+        except OSError:
+            pass
+    _render_noted(spec, out, findings, scratch)
+    return len(findings)
+
+
+def _render_noted(spec: Spec, out, findings, scratch: str):
+    from ..layout import plan_table
+    from ..render import sheet_names
+    from ..template import col_index
+    from ..writer import Note, ReviewSheet, SheetPlan, write_workbook
+
+    template = form_of(spec)
+    forms = [form_of(spec, p) for p in spec.projects]
+    names = sheet_names([p.name for p in spec.projects], (template.validation["list_sheet"], template.review_sheet),
+                        template)
+    notes: dict[str, list[Note]] = {n: [] for n in names}
+    rows = []
+    for finding in findings:
+        sheet, cell = _place(finding.location, scratch)
+        word = SEVERITY_WORDS.get(finding.severity, finding.severity)
+        if sheet in notes and cell:
+            letters = cell.rstrip("0123456789")
+            notes[sheet].append(Note(int(cell[len(letters):]) - 1, col_index(letters), finding.severity,
+                                     f"{word}：{finding.message}"))
+        rows.append((sheet or names[0], cell, [word, finding.project or "", finding.message]))
+    sheets = [SheetPlan(n, [plan_table(f, p)], form=f if f is not template else None, notes=notes[n])
+              for n, p, f in zip(names, spec.projects, forms)]
+    review = ReviewSheet(template.review_sheet, REVIEW_HEADER, rows, REVIEW_WIDTHS)
+    write_workbook(out, template, sheets, review=review, mark=RETURN_MARK)
+
+
+def _place(location: str | None, scratch: str) -> tuple[str | None, str | None]:
+    """'scratch!Sheet!B7' → ('Sheet', 'B7'); a sheet without a cell → ('Sheet', None)."""
+    if not location or not location.startswith(scratch + "!"):
+        return None, None
+    rest = location[len(scratch) + 1:]
+    sheet, _, cell = rest.rpartition("!")
+    if not sheet:
+        return rest, None
+    return sheet, cell
+
