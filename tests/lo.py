@@ -86,7 +86,8 @@ def uno_python() -> str | None:
 
 
 def type_into(src: str | os.PathLike, out: str | os.PathLike, edits: dict[str, str]) -> Path:
-    """Type `edits` (cell → text, as a clerk types it) into `src` in LibreOffice; save as .xlsx."""
+    """Type `edits` (cell → text, as a clerk types it) into `src` in LibreOffice; save as .xlsx
+    (or .ods, by the name of `out`)."""
     python = uno_python()
     if python is None:
         raise RuntimeError("no Python with LibreOffice's uno module (apt-get install python3-uno)")

@@ -7,7 +7,8 @@ the cell); a place ending in `~` (`B7~=95%`) is typed as at the keyboard, throug
 (.uno:EnterString), so that LibreOffice recognises what was typed and formats the cell as it does
 for a clerk (95% becomes 0.95 shown as a percentage); a place `SHEET!+N` inserts an empty row
 above row N, as a clerk's 插入行 does. Edits run in
-order; LibreOffice recalculates the live checks, and the workbook is saved as .xlsx.
+order; LibreOffice recalculates the live checks, and the workbook is saved as .xlsx (as .ods
+when OUT ends so).
 """
 import subprocess
 import sys
@@ -55,7 +56,8 @@ def main(src, out, profile, port, *edits):
             else:
                 sheet.getCellRangeByName(cell).setFormula(text)
         doc.calculateAll()
-        doc.storeToURL(uno.systemPathToFileUrl(out), (prop("FilterName", "Calc MS Excel 2007 XML"),))
+        kind = "calc8" if out.lower().endswith(".ods") else "Calc MS Excel 2007 XML"
+        doc.storeToURL(uno.systemPathToFileUrl(out), (prop("FilterName", kind),))
         doc.close(True)
     finally:
         office.terminate()
