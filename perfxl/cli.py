@@ -219,6 +219,32 @@ def cmd_collect(args) -> int:
     return EXIT_UNUSABLE if result.failures else EXIT_OK
 
 
+def cmd_diff(args) -> int:
+    """Exit 0 the same, 1 different (a text copied from last year alone is not a difference)."""
+    import json
+
+    from .check import load_source
+    from .diff import diff, differs
+
+    sides = []
+    for path in (args.old, args.new):
+        spec, notes = load_source(path)
+        for note in notes:
+            say(f"perfxl: 注意：{note}")
+        sides.append(spec)
+    reading = "sent" if args.sent else "last_year" if args.last_year else None
+    changes = diff(*sides, reading=reading)
+    if args.format == "json":
+        emit(json.dumps([c.to_dict() for c in changes], ensure_ascii=False, indent=2, default=str) + "\n")
+    else:
+        emit("".join(printable(str(c)) + "\n" for c in changes))
+    flagged = sum(bool(c.flag) for c in changes)
+    count = sum(c.kind != "copied" for c in changes)
+    say(f"perfxl diff：{count} 处不同" + (f"，{flagged} 处需留意（⚠）" if flagged else "") if changes else
+        "perfxl diff：两边相同")
+    return EXIT_FINDINGS if differs(changes) else EXIT_OK
+
+
 def _is_folder(out: str) -> bool:
     """-o names a folder: it is one, ends with a slash, or has no file extension."""
     from pathlib import Path
@@ -346,6 +372,9 @@ COMMANDS = {
     "forms": ("列出可用的表样，或检查一个单位自己的表样文件（perfxl forms check 表样.yaml）",
               "perfxl forms\n"
               "perfxl --forms 我局表样/ forms check 我局表样/区县项目表.yaml"),
+    "diff": ("比较两个规格或工作簿：逐个项目列出新增、删除和改动的栏目与指标",
+             "perfxl diff 下发/sent.yaml 回收/甲局.xlsx --sent      # 退回来的与下发的相比\n"
+             "perfxl diff 2025.yaml 2026.xlsx --last-year --format json"),
     "collect": ("一次读入多个回收的工作簿（文件或文件夹），合并成一个规格或一个汇总工作簿",
                 "perfxl collect 回收/ -o 汇总.yaml\n"
                 "perfxl collect 回收/ 补交/ -o 汇总.xlsx --jobs 2\n"
@@ -432,6 +461,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="用 LibreOffice 把 bundle 打印成 bundle.pdf，或每个填报单位一个 PDF（pdf/ 中）")
     p.add_argument("--quiet", action="store_true", help="不显示读取进度")
     p.add_argument("--jobs", type=_bounded(1, MAX_JOBS), metavar="N", help=f"进程数（默认每核一个，最多 {MAX_JOBS}）")
+
+    p = command("diff", cmd_diff)
+    p.description += "。项目按填报单位和项目名称对应，指标按一级/二级/三级名称对应。退出状态：0 相同；1 有不同；2 文件无法使用。"
+    p.add_argument("old", metavar="旧", help="原来的规格或工作簿（如下发的 sent.yaml、去年的表）")
+    p.add_argument("new", metavar="新", help="新的规格或工作簿")
+    reading = p.add_mutually_exclusive_group()
+    reading.add_argument("--sent", action="store_true",
+                         help="旧的是下发的：标出单位改动或删除了的、下发时已填好的栏目和指标")
+    reading.add_argument("--last-year", action="store_true",
+                         help="旧的是去年的：标出降低了的 ≥ 目标、提高了的 ≤ 目标、去掉的指标、照抄去年的文字和金额的增减")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="报告格式（默认 text）")
     return parser
 
 

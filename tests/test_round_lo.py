@@ -14,6 +14,7 @@ import pytest
 
 import perfxl
 from perfxl.cli import main
+from perfxl.diff import diff
 from perfxl.layout import indicator_rows, plan_table
 from perfxl.office.roster import load_roster
 from perfxl.render import sheet_names
@@ -70,7 +71,8 @@ def main_block_edits(form, project, plan) -> tuple[dict, list[str]]:
     edits[f"+{at + 1}"] = ""
     inserted = {"name": "插入的指标", "type": "=", "value": "3", "unit": "个"}
     edits.update({cell(at, form.col[k]): v for k, v in inserted.items() if k in form.col})
-    return edits, ["新增的指标", "插入的指标"]
+    paths = ["/".join([*rows[spare][:2], "新增的指标"]), "/".join([*last_group, "插入的指标"])]
+    return edits, paths
 
 
 @pytest.mark.parametrize("form_name", sorted(SPECS))
@@ -86,7 +88,8 @@ def test_the_whole_round_in_libreoffice(tmp_path, uno, form_name):
     sheet = sheet_names([project.name], (), form)[0]
 
     # 甲局: empties the goal, types an indicator, inserts a row and fills it; saves as .xlsx
-    edits, new_names = main_block_edits(form, project, plan)
+    edits, new_paths = main_block_edits(form, project, plan)
+    new_names = [p.rsplit("/", 1)[1] for p in new_paths]
     edits = {f"{sheet}!{field_cell(form, plan, 'goal')}": "", **{f"{sheet}!{k}": v for k, v in edits.items()}}
     returns = tmp_path / "回收"
     returns.mkdir()
@@ -106,6 +109,12 @@ def test_the_whole_round_in_libreoffice(tmp_path, uno, form_name):
     mine = next(p for p in back.projects if p.unit == "乙局")
     assert mine.get(changed) == "乙局改写的内容"
     assert [p.name for p in (out / "退回").iterdir()] == ["甲局.xlsx"]
+    # what came back against what was sent: exactly the clerks' edits
+    changes = diff(sent.spec(), perfxl.read(returns / "甲局.xlsx").spec, "sent")
+    assert sorted((c.kind, c.path, bool(c.flag)) for c in changes) == sorted(
+        [("changed", form.key_label("goal"), True), *(("added", p, False) for p in new_paths)])
+    changes = diff(sent.spec(), perfxl.read(returns / "乙局.ods").spec, "sent")
+    assert [(c.kind, c.path, c.new) for c in changes] == [("changed", form.key_label(changed), "乙局改写的内容")]
 
     # 甲局 fixes its 退回 file where the 审核意见 sheet points, and sends it back
     review = openpyxl.load_workbook(out / "退回" / "甲局.xlsx")[form.review_sheet]
