@@ -43,7 +43,7 @@ def load_source(path: str | os.PathLike) -> tuple[Spec, list[str]]:
 def _is_workbook(path: str) -> bool:
     if Path(path).suffix.lower() in SPEC_SUFFIXES:
         return False
-    if Path(path).suffix.lower() in (".xlsx", ".xlsm", ".xls", ".ods"):
+    if Path(path).suffix.lower() in (".xlsx", ".xlsm", ".xls", ".ods", ".csv"):     # .csv: the flat layout
         return True
     if not os.path.isfile(path):
         return False          # a pipe (/dev/stdin) is read once, as a spec; the loader judges the rest

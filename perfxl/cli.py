@@ -245,6 +245,28 @@ def cmd_diff(args) -> int:
     return EXIT_FINDINGS if differs(changes) else EXIT_OK
 
 
+def cmd_export(args) -> int:
+    from .check import load_source
+    from .flat import write_flat
+
+    if not args.flat:
+        raise PerfxlError("请给出导出的格式：--flat（预算管理一体化系统的平铺格式，每个指标一行）")
+    spec, notes = load_source(args.source)
+    for note in notes:
+        say(f"perfxl: 注意：{note}")
+    for note in write_flat(spec, args.output, merge_value=args.merge_value):
+        say(f"perfxl: 注意：{note}")
+    rows = sum(1 for p in spec.projects for block, _ in _blocks(spec, p) for _ in p.rows(block))
+    say(f"{args.output}：{len(spec.projects)} 张表，{rows} 个指标")
+    return EXIT_OK
+
+
+def _blocks(spec, project):
+    from .template import form_of
+
+    return form_of(spec, project).blocks()
+
+
 def _is_folder(out: str) -> bool:
     """-o names a folder: it is one, ends with a slash, or has no file extension."""
     from pathlib import Path
@@ -375,6 +397,9 @@ COMMANDS = {
     "diff": ("比较两个规格或工作簿：逐个项目列出新增、删除和改动的栏目与指标",
              "perfxl diff 下发/sent.yaml 回收/甲局.xlsx --sent      # 退回来的与下发的相比\n"
              "perfxl diff 2025.yaml 2026.xlsx --last-year --format json"),
+    "export": ("把规格或工作簿导出为预算管理一体化系统的平铺格式（每个指标一行，.xlsx 或 .csv）",
+               "perfxl export 汇总/collected.yaml --flat -o 指标.xlsx\n"
+               "perfxl export 甲局.xlsx --flat --merge-value -o 指标.csv   # 指标值写成 ≥95% 一栏"),
     "collect": ("一次读入多个回收的工作簿（文件或文件夹），合并成一个规格或一个汇总工作簿",
                 "perfxl collect 回收/ -o 汇总.yaml\n"
                 "perfxl collect 回收/ 补交/ -o 汇总.xlsx --jobs 2\n"
@@ -461,6 +486,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="用 LibreOffice 把 bundle 打印成 bundle.pdf，或每个填报单位一个 PDF（pdf/ 中）")
     p.add_argument("--quiet", action="store_true", help="不显示读取进度")
     p.add_argument("--jobs", type=_bounded(1, MAX_JOBS), metavar="N", help=f"进程数（默认每核一个，最多 {MAX_JOBS}）")
+
+    p = command("export", cmd_export)
+    p.description += "。perfxl read 也能把这样的文件读回规格。"
+    p.add_argument("source", metavar="规格或工作簿", help="YAML/JSON 规格文件，或填好的工作簿")
+    p.add_argument("--flat", action="store_true", required=True, help="平铺格式：项目名称、填报单位、一级指标 … 每个指标一行")
+    p.add_argument("-o", "--output", metavar="输出", required=True, help="写到 .xlsx 或 .csv（UTF-8 带 BOM，Excel 可直接打开）")
+    p.add_argument("--merge-value", action="store_true", help="计算符号、年度指标值和计量单位合成一栏「指标值」，如 ≥95%%")
 
     p = command("diff", cmd_diff)
     p.description += "。项目按填报单位和项目名称对应，指标按一级/二级/三级名称对应。退出状态：0 相同；1 有不同；2 文件无法使用。"

@@ -92,6 +92,8 @@ def read(path: str | os.PathLike, template: str | None = None) -> ReadResult:
     columns: people "delete" rows by hiding them, so each one read is named in a warning.
     """
     path = os.fspath(path)
+    if path.lower().endswith(".csv"):
+        return _read_flat_csv(path, template)
     book = open_book(path)
     warnings = [ReadWarning(path, note) for note in book.notes]
     projects: list[Project] = []
@@ -105,6 +107,10 @@ def read(path: str | os.PathLike, template: str | None = None) -> ReadResult:
     try:
         scans = [pool.submit(book.extras, name) for name in names]
         read_sheets = [(info, scan.result(), book.rows(info.name)) for info, scan in zip(sheets, scans)]
+        flat = _read_flat_sheets(path, read_sheets, template, warnings)
+        if flat is not None:
+            modified, mark = book.properties()
+            return ReadResult(flat, warnings, modified, mark)
         if template is None:
             form, notes, scorer = recognise(path, [(info.name, info.hidden, rows) for info, _, rows in read_sheets])
             warnings.extend(ReadWarning(where, message) for where, message in notes)
@@ -143,6 +149,54 @@ def read(path: str | os.PathLike, template: str | None = None) -> ReadResult:
         raise WorkbookError(_nothing_found(form), path)
     modified, mark = book.properties()
     return ReadResult(Spec(projects, template or form.name, path), warnings, modified, mark)
+
+
+def _read_flat_sheets(path: str, read_sheets, template: str | None, warnings: list) -> Spec | None:
+    """A workbook in the budget system's flat layout (perfxl.flat), read on `template` (default:
+    the default form); None when its first sheet is no flat sheet."""
+    from .flat import find_header, read_flat
+
+    visible = [s for s in read_sheets if not s[0].hidden] or read_sheets
+    if not visible or find_header(visible[0][2]) is None:
+        return None
+    form = load_template(template) if template else load_template()
+    projects = []
+    for info, extras, rows in read_sheets:
+        header = find_header(rows)
+        if header is None:
+            if any(v not in (None, "") for row in rows for v in row):
+                warnings.append(ReadWarning(f"{path}!{info.name}", f"工作表「{info.name}」不是平铺格式的指标表，未读入"))
+            continue
+        found, notes = read_flat(path, info.name, rows, header, form, extras.percent)
+        projects += found
+        warnings.extend(ReadWarning(where, message) for where, message in notes)
+    if not projects:
+        raise WorkbookError("平铺格式的表中没有指标行", path)
+    for project in projects:
+        _complete_flat(project, form)
+    return Spec(projects, form.name, path)
+
+
+def _read_flat_csv(path: str, template: str | None) -> ReadResult:
+    from .flat import find_header, read_csv_rows, read_flat
+
+    rows = read_csv_rows(path)
+    header = find_header(rows)
+    if header is None:
+        raise WorkbookError("CSV 文件的第一行不是平铺格式的表头（项目名称、一级指标、二级指标、三级指标名称 …）", path)
+    form = load_template(template) if template else load_template()
+    projects, notes = read_flat(path, None, rows, header, form)
+    if not projects:
+        raise WorkbookError("平铺格式的表中没有指标行", path)
+    for project in projects:
+        _complete_flat(project, form)
+    return ReadResult(Spec(projects, form.name, path), [ReadWarning(w, m) for w, m in notes])
+
+
+def _complete_flat(project: Project, form: Template):
+    project.indicators = complete_tree(project.indicators, form)
+    project.blocks = {b.key: complete_tree(project.blocks.get(b.key, {}), form) for b in form.more_blocks}
+    project.tables = {t.key: [] for t in form.tables}
 
 
 def _nothing_found(form: Template) -> str:
