@@ -13,7 +13,9 @@ child's own peak RSS, or its largest worker's, so every number is independent of
 - read: `perfxl.read` of that workbook beside a plain python-calamine read (values and merged
   ranges of every sheet) and openpyxl's normal load (sizes up to 1,000 only: it is slow);
 - collect: `perfxl.collect` over --files single-project workbooks with 1 and 2 processes, beside
-  `perfxl.read` of them one by one in a loop;
+  `perfxl.read` of them one by one in a loop; and the whole `perfxl collect … -o FOLDER` command
+  (reading, checking, and writing 汇总.xlsx, bundle.xlsx, the 退回 files and collected.yaml) with
+  --jobs 1 and 2;
 - whole commands, as a user waits for them: `perfxl render`, `perfxl read` and `perfxl --help`
   each as its own process timed from outside (start-up, imports, spec loading and writing
   included; peak memory from the child's rusage), beside the same raw-library work as a script
@@ -177,6 +179,13 @@ perfxl.load_spec(sys.argv[1])
 """
 
 
+def collect_commands(workdir: Path) -> dict[str, list[str]]:
+    """`perfxl collect FILES -o FOLDER` (汇总, bundle, 退回, collected.yaml) with 1 and 2 processes."""
+    py = sys.executable
+    return {f"cmd-collect-{n}": [py, "-m", "perfxl", "collect", str(workdir / "files"), "-o",
+                                 str(workdir / f"round-{n}"), "--jobs", str(n), "--quiet"] for n in (1, 2)}
+
+
 def commands(size: int, workdir: Path) -> dict[str, list[str]]:
     """The whole-process measurements: each a command line run in a fresh process."""
     py, here = sys.executable, str(Path(__file__).parent)
@@ -247,6 +256,8 @@ def raw_read(path: Path) -> list:
 
 def measure(kind: str, size: int, workdir: Path) -> tuple[float, float] | None:
     """(seconds, peak MB) of one run in a fresh child; None when the child fails."""
+    if kind.startswith("cmd-collect-"):
+        return whole(collect_commands(workdir)[kind])
     if kind.startswith("cmd-"):
         return whole(commands(size, workdir)[kind])
     cmd = [sys.executable, __file__, "--child", kind, "--sizes", str(size), "--workdir", str(workdir)]
@@ -324,8 +335,11 @@ def collect_rows(files: int, r: dict) -> list[str]:
             f"| `perfxl.read` one by one | {cell(r, 'one-by-one')} |",
             f"| `perfxl.collect`, 1 process | {cell(r, 'collect-1')} |",
             f"| `perfxl.collect`, 2 processes | {cell(r, 'collect-2')} |",
+            f"| `perfxl collect -o FOLDER --jobs 1` (whole command: 汇总, bundle, 退回) | {cell(r, 'cmd-collect-1')} |",
+            f"| `perfxl collect -o FOLDER --jobs 2` | {cell(r, 'cmd-collect-2')} |",
             "", f"collect 1 ÷ 2 processes: {ratio(r, r, 'collect-1', 'collect-2')}; "
-                f"one by one ÷ collect 2: {ratio(r, r, 'one-by-one', 'collect-2')}"]
+                f"one by one ÷ collect 2: {ratio(r, r, 'one-by-one', 'collect-2')}; "
+                f"the whole command, 1 ÷ 2 processes: {ratio(r, r, 'cmd-collect-1', 'cmd-collect-2')}"]
 
 
 # -- setup ------------------------------------------------------------------------------------
@@ -359,7 +373,8 @@ def run(sizes: list[int], files: int, repeat: int, workdir: Path) -> None:
     collected = {}
     if can_collect and files:
         prepare_files(files, workdir)
-        collected = best(["one-by-one", "collect-1", "collect-2"], files, workdir, repeat)
+        collected = best(["one-by-one", "collect-1", "collect-2", "cmd-collect-1", "cmd-collect-2"], files,
+                         workdir, repeat)
     report(sizes, files, found, collected, repeat)
 
 

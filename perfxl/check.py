@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from .layout import indicator_rows
@@ -25,6 +26,53 @@ def check(source: Spec | str | os.PathLike) -> list[Finding]:
     """All findings for a Spec, a spec file or a workbook file, table by table in table order."""
     spec = source if isinstance(source, Spec) else load_source(source)[0]
     return [f for project in spec.projects for f in check_project(project, form_of(spec, project), spec.source)]
+
+
+def findings_as_drawn(spec: Spec) -> list[tuple[Finding, str | None, tuple[int, int] | None]]:
+    """Each finding of `spec` with the sheet and (row, col) of the cell `perfxl render` draws it
+    at (None where it has none). Each table's layout plan is read back as the reader reads a
+    rendered sheet (perfxl.reader.read_drawn) and checked there, so the places are those of the
+    drawn tables."""
+    from .layout import plan_table
+    from .reader import read_drawn
+    from .render import sheet_names
+    from .template import col_index
+
+    template = form_of(spec)
+    names = sheet_names([p.name for p in spec.projects], (template.validation["list_sheet"],), template)
+    out = []
+    for name, project in zip(names, spec.projects):
+        form = form_of(spec, project)
+        drawn = read_drawn(DRAWN, name, plan_grid(plan_table(form, project)), form)
+        for back in drawn:
+            for finding in check_project(back, form):
+                out.append((replace(finding, location=None), name, _place(finding.location, name, col_index)))
+    return out
+
+
+DRAWN = "<drawn>"
+
+
+def plan_grid(plan) -> list[list]:
+    """A layout plan's values as calamine gives a sheet's rows: "" for an empty cell, numbers as
+    floats, formula cells their cached values."""
+    last_col = max((c.col for c in plan.cells), default=0)
+    rows: list[list] = [[""] * (last_col + 1) for _ in range(plan.last_row + 1)]
+    for c in plan.cells:
+        value = c.value
+        if value is None or value == "":
+            continue
+        rows[c.row][c.col] = float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    return rows
+
+
+def _place(location: str | None, sheet: str, col_index) -> tuple[int, int] | None:
+    prefix = f"{DRAWN}!{sheet}!"
+    if not location or not location.startswith(prefix):
+        return None
+    cell = location[len(prefix):]
+    letters = cell.rstrip("0123456789")
+    return (int(cell[len(letters):]) - 1, col_index(letters)) if letters and cell[len(letters):] else None
 
 
 def load_source(path: str | os.PathLike) -> tuple[Spec, list[str]]:

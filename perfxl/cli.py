@@ -267,6 +267,18 @@ def _blocks(spec, project):
     return form_of(spec, project).blocks()
 
 
+def cmd_preview(args) -> int:
+    from .check import load_source
+    from .preview import write_preview
+
+    spec, notes = load_source(args.source)
+    for note in notes:
+        say(f"perfxl: 注意：{note}")
+    write_preview(spec, args.output)
+    say(f"{args.output}：{len(spec.projects)} 张表")
+    return EXIT_OK
+
+
 def _is_folder(out: str) -> bool:
     """-o names a folder: it is one, ends with a slash, or has no file extension."""
     from pathlib import Path
@@ -284,7 +296,8 @@ def _collect_folder(args, result) -> int:
     if roster is not None:
         for where, message in roster.warnings:
             say(f"perfxl: 注意：{where}: {message}")
-    written = write_folder(result, args.output, roster=roster, amount_unit=args.amount_unit or "元", pdf=args.pdf)
+    written = write_folder(result, args.output, roster=roster, amount_unit=args.amount_unit or "元", pdf=args.pdf,
+                           jobs=args.jobs)
     for note in written.notes:
         say(f"perfxl: 注意：{note}")
     errors = sum(f.severity == ERROR for r in result.returns for f in r.findings)
@@ -400,6 +413,9 @@ COMMANDS = {
     "export": ("把规格或工作簿导出为预算管理一体化系统的平铺格式（每个指标一行，.xlsx 或 .csv）",
                "perfxl export 汇总/collected.yaml --flat -o 指标.xlsx\n"
                "perfxl export 甲局.xlsx --flat --merge-value -o 指标.csv   # 指标值写成 ≥95% 一栏"),
+    "preview": ("把规格或工作簿画成一个网页（.html）：表格如同纸面，问题标在所在的格子上并列在表下，可打印为 A4",
+                "perfxl preview specs/example.yaml -o 预览.html\n"
+                "perfxl preview 回收/甲局.xlsx -o 甲局.html"),
     "collect": ("一次读入多个回收的工作簿（文件或文件夹），合并成一个规格或一个汇总工作簿",
                 "perfxl collect 回收/ -o 汇总.yaml\n"
                 "perfxl collect 回收/ 补交/ -o 汇总.xlsx --jobs 2\n"
@@ -486,6 +502,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="用 LibreOffice 把 bundle 打印成 bundle.pdf，或每个填报单位一个 PDF（pdf/ 中）")
     p.add_argument("--quiet", action="store_true", help="不显示读取进度")
     p.add_argument("--jobs", type=_bounded(1, MAX_JOBS), metavar="N", help=f"进程数（默认每核一个，最多 {MAX_JOBS}）")
+
+    p = command("preview", cmd_preview)
+    p.add_argument("source", metavar="规格或工作簿", help="YAML/JSON 规格文件，或填好的工作簿")
+    p.add_argument("-o", "--output", metavar="输出.html", required=True, help="写出的网页（一个文件，不联网、不引用其他文件）")
 
     p = command("export", cmd_export)
     p.description += "。perfxl read 也能把这样的文件读回规格。"

@@ -151,6 +151,14 @@ def read(path: str | os.PathLike, template: str | None = None) -> ReadResult:
     return ReadResult(Spec(projects, template or form.name, path), warnings, modified, mark)
 
 
+def read_drawn(path: str, sheet: str, rows: list[list], form: Template) -> list[Project]:
+    """The tables of a grid of values as a sheet shows them (`rows`, as calamine gives a sheet's
+    values; merged cells hold their value in the top-left cell), read as `form`, each value's
+    place `path!sheet!cell`: what perfxl.check.findings_as_drawn reads a layout plan with,
+    without writing the workbook."""
+    return _Sheet(path, sheet, rows, Extras(), _Labels(form), []).tables()
+
+
 def _read_flat_sheets(path: str, read_sheets, template: str | None, warnings: list) -> Spec | None:
     """A workbook in the budget system's flat layout (perfxl.flat), read on `template` (default:
     the default form); None when its first sheet is no flat sheet."""

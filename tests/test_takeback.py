@@ -1,6 +1,7 @@
 """Taking returns back: `perfxl collect … -o FOLDER` — 汇总.xlsx, bundle.xlsx, 退回/, collected.yaml."""
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 import zipfile
@@ -223,3 +224,34 @@ def test_the_output_folder_inside_the_inputs_is_not_read(season):
     shutil.copy(season / "回收" / "甲局.xlsx", out / "退回" / "copy.xlsx")
     again = perfxl.collect([season / "回收"], output=out)
     assert not any(str(out) in p for p in again.files)
+
+
+@pytest.mark.parametrize("name", ["example.yaml", "county.yaml", "declaration.yaml", "department.yaml"])
+def test_findings_as_drawn_are_where_a_rendered_file_has_them(tmp_path, name):
+    """findings_as_drawn reads the layout plans instead of a written file: the same findings at
+    the same cells as render → read → check, on broken variants of every shipped spec."""
+    from perfxl.check import check, findings_as_drawn
+    from perfxl.template import col_letter, form_of
+
+    spec = perfxl.load_spec(ROOT / "specs" / name)
+    form = form_of(spec)
+    broken = copy.deepcopy(spec)
+    for project in broken.projects:
+        for key in form.field_keys[1::2]:               # every other field emptied
+            project.set(key, None)
+        for i, (_, _, item) in enumerate(project.rows()):
+            if i % 2:
+                item.value = "许多"
+            if i % 3 == 0:
+                item.unit = None
+    blank = Spec([perfxl.Project(name="空表", unit="某局")], spec.template)
+    for variant in (spec, broken, blank):
+        drawn = [(f.rule, f.message, sheet, f"{col_letter(p[1])}{p[0] + 1}" if p else None)
+                 for f, sheet, p in findings_as_drawn(variant)]
+        perfxl.render(variant, tmp_path / "x.xlsx")
+        written = []
+        for f in check(perfxl.read(tmp_path / "x.xlsx").spec):
+            parts = f.location.split("!")[1:]
+            written.append((f.rule, f.message, parts[0], parts[1] if len(parts) > 1 else None))
+        assert drawn == written
+    assert len(drawn) > 3

@@ -12,7 +12,6 @@ drawn again with the findings at the cells they point at.
 from __future__ import annotations
 
 import os
-import tempfile
 
 from ..model import Spec
 from ..rules import ERROR, WARNING
@@ -26,57 +25,29 @@ REVIEW_WIDTHS = [30, 7, 30, 80]
 
 def write_return(spec: Spec, out: str | os.PathLike) -> int:
     """Write `spec` (one unit's projects) to `out` with its findings; returns how many there are."""
-    from ..check import check
-    from ..output import temporary_name
-    from ..reader import read
-    from ..render import render
-
-    scratch = temporary_name(tempfile.gettempdir(), ".xlsx")
-    try:
-        render(spec, scratch)
-        findings = check(read(scratch).spec)
-    finally:
-        try:
-            os.unlink(scratch)
-        except OSError:
-            pass
-    _render_noted(spec, out, findings, scratch)
-    return len(findings)
-
-
-def _render_noted(spec: Spec, out, findings, scratch: str):
+    from ..check import findings_as_drawn
     from ..layout import plan_table
     from ..render import sheet_names
-    from ..template import col_index
+    from ..template import col_letter
     from ..writer import Note, ReviewSheet, SheetPlan, write_workbook
 
+    found = findings_as_drawn(spec)
     template = form_of(spec)
     forms = [form_of(spec, p) for p in spec.projects]
     names = sheet_names([p.name for p in spec.projects], (template.validation["list_sheet"], template.review_sheet),
                         template)
+    drawn = sheet_names([p.name for p in spec.projects], (template.validation["list_sheet"],), template)
     notes: dict[str, list[Note]] = {n: [] for n in names}
     rows = []
-    for finding in findings:
-        sheet, cell = _place(finding.location, scratch)
+    for finding, sheet, place in found:
+        sheet = names[drawn.index(sheet)] if sheet in drawn else sheet     # a project named 审核意见
         word = SEVERITY_WORDS.get(finding.severity, finding.severity)
-        if sheet in notes and cell:
-            letters = cell.rstrip("0123456789")
-            notes[sheet].append(Note(int(cell[len(letters):]) - 1, col_index(letters), finding.severity,
-                                     f"{word}：{finding.message}"))
+        cell = f"{col_letter(place[1])}{place[0] + 1}" if place else None
+        if sheet in notes and place:
+            notes[sheet].append(Note(*place, finding.severity, f"{word}：{finding.message}"))
         rows.append((sheet or names[0], cell, [word, finding.project or "", finding.message]))
     sheets = [SheetPlan(n, [plan_table(f, p)], form=f if f is not template else None, notes=notes[n])
               for n, p, f in zip(names, spec.projects, forms)]
-    review = ReviewSheet(template.review_sheet, REVIEW_HEADER, rows, REVIEW_WIDTHS)
-    write_workbook(out, template, sheets, review=review, mark=RETURN_MARK)
-
-
-def _place(location: str | None, scratch: str) -> tuple[str | None, str | None]:
-    """'scratch!Sheet!B7' → ('Sheet', 'B7'); a sheet without a cell → ('Sheet', None)."""
-    if not location or not location.startswith(scratch + "!"):
-        return None, None
-    rest = location[len(scratch) + 1:]
-    sheet, _, cell = rest.rpartition("!")
-    if not sheet:
-        return rest, None
-    return sheet, cell
-
+    write_workbook(out, template, sheets, review=ReviewSheet(template.review_sheet, REVIEW_HEADER, rows, REVIEW_WIDTHS),
+                   mark=RETURN_MARK)
+    return len(found)

@@ -87,7 +87,7 @@ def _status(result: Collected, form: Template, base: Path, roster) -> Table:
             key = (entry.project.unit, entry.project.name)
             found = returned.get(key, [])
             if not found:
-                rows_missing.append(["未报送", key[0], key[1], "", "", None, None, f"名册 {entry.where}"])
+                rows_missing.append(["未报送", key[0], key[1], "", "", None, None, f"名册中在 {entry.where}"])
             for i in found:
                 rows_in.append(returned_row(i))
                 done.add(i)

@@ -20,6 +20,8 @@ from ..output import temporary_name, write_atomically
 
 MAX_LINKS = 65_530          # Excel's hyperlinks per worksheet
 MAX_LINK = 2_000            # characters of a link, kept below Excel's 2,079
+LINE_HEIGHT = 14            # points of a line of 10 pt text
+MAX_LINES = 20              # a row grows for wrapped text up to this many lines
 
 
 @dataclass(frozen=True)
@@ -110,11 +112,18 @@ def _write(path, tables, font, charset, mark, title, parts):
             else:
                 fmt = formats["count" if column.kind == "count" else "text"]
             fmts.append(fmt)
-            ws.set_column(col, col, max(column.width, _text_width(column.header) + 2))
+            ws.set_column(col, col, max(column.width, _text_width(column.header) + 2))     # as `widths` below
+        widths = [max(c.width, _text_width(c.header) + 2) for c in table.columns]
         links = 0
         for r, row in enumerate(table.rows, 1):
+            lines = 1
             for c, value in enumerate(row):
                 links += _cell(ws, r, c, value, fmts[c], formats["link"], links < MAX_LINKS)
+                if isinstance(value, (str, Link)):
+                    text = value.text if isinstance(value, Link) else value
+                    lines = max(lines, min(MAX_LINES, -(-_text_width(text) // max(int(widths[c]) - 1, 1))))
+            if lines > 1:
+                ws.set_row(r, LINE_HEIGHT * lines)       # wrapped text: Excel grows no row by itself
         last = len(table.rows)
         if table.total is not None:
             last += 1

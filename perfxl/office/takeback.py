@@ -8,7 +8,8 @@
 - collected.yaml: the combined spec.
 
 汇总.xlsx and bundle.xlsx are marked as collect's own, so a later collect over the same folder
-passes over them. Each file is written atomically; the same returns give the same bytes.
+passes over them. Each file is written atomically, the files side by side in worker processes;
+the same returns give the same bytes whatever the order of the inputs or the number of processes.
 """
 from __future__ import annotations
 
@@ -41,8 +42,9 @@ class Written:
 
 
 def write_folder(result: Collected, outdir: str | os.PathLike, *, roster=None, amount_unit: str = "元",
-                 pdf: str | None = None) -> Written:
-    """Write the round's files into `outdir`. pdf: None, "bundle" or "per-unit"."""
+                 pdf: str | None = None, jobs: int | None = None) -> Written:
+    """Write the round's files into `outdir` with `jobs` processes (default: all cores).
+    pdf: None, "bundle" or "per-unit"."""
     from ..dump import dump_spec
     from ..output import check_output, write_text
     from ..render import render
@@ -63,33 +65,66 @@ def write_folder(result: Collected, outdir: str | os.PathLike, *, roster=None, a
     order = projects_by_unit(result, roster)
     grouped = Spec([result.spec.projects[i] for i in order], result.spec.template, None, result.spec.form)
 
-    write_text(outdir / COLLECTED, dump_spec(result.spec))
-    out.files.append(outdir / COLLECTED)
-    render(grouped, outdir / BUNDLE, mark=COLLECT_MARK)
-    out.files.append(outdir / BUNDLE)
-    tables = summary_tables(result, form, outdir, amount_unit=amount_unit, roster=roster)
-    write_tables(outdir / SUMMARY, tables, font=form.styles["font"], charset=form.styles["font_charset"],
-                 mark=COLLECT_MARK, title=f"{form.form} 汇总")
-    out.files.append(outdir / SUMMARY)
-
     units: dict[str, list[int]] = {}
     for i in order:
         units.setdefault(result.spec.projects[i].unit or "", []).append(i)
     failing = [u for u, idx in units.items() if any(f.severity == ERROR for i in idx for f in result.returns[i].findings)]
     folder = outdir / RETURNS
     names = dict(zip(failing, safe_file_names([u or "未写填报单位" for u in failing], ".xlsx")))
+
+    def write(job: tuple[str, str]) -> None:
+        kind, unit = job
+        if kind == "collected":
+            write_text(outdir / COLLECTED, dump_spec(result.spec))
+        elif kind == "bundle":
+            render(grouped, outdir / BUNDLE, mark=COLLECT_MARK)
+        elif kind == "summary":
+            tables = summary_tables(result, form, outdir, amount_unit=amount_unit, roster=roster)
+            write_tables(outdir / SUMMARY, tables, font=form.styles["font"], charset=form.styles["font_charset"],
+                         mark=COLLECT_MARK, title=f"{form.form} 汇总")
+        else:
+            spec = Spec([result.spec.projects[i] for i in units[unit]], result.spec.template, None, result.spec.form)
+            write_return(spec, folder / names[unit])
+    # the biggest first: the bundle and the 退回 files of the units with most projects
+    work = [("bundle", ""), *sorted((("return", u) for u in failing), key=lambda j: -len(units[j[1]])),
+            ("summary", ""), ("collected", "")]
     _remove_old_returns(folder, set(names.values()), RETURN_MARK)
-    for unit in failing:
-        spec = Spec([result.spec.projects[i] for i in units[unit]], result.spec.template, None, result.spec.form)
-        write_return(spec, folder / names[unit])
-        out.files.append(folder / names[unit])
-        out.returned_units.append(unit)
+    _run(write, work, jobs, outdir)
+    out.files += [outdir / COLLECTED, outdir / BUNDLE, outdir / SUMMARY, *(folder / names[u] for u in failing)]
+    out.returned_units = failing
     if pdf:
         books = [(name, Spec([result.spec.projects[i] for i in units[unit]], result.spec.template, None,
                              result.spec.form))
                  for unit, name in zip(units, safe_file_names([u or "未写填报单位" for u in units], ".xlsx"))]
         out.notes += _pdfs(outdir, books, pdf)
     return out
+
+
+def _run(write, work: list, jobs: int | None, outdir: Path) -> None:
+    """Each file written by `write` in worker processes (perfxl.pool): a failure is one line."""
+    from ..pool import Crashed, Raised, run_isolated
+
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(work)))
+    if jobs == 1:
+        for job in work:
+            write(job)
+        return
+    for job, outcome in zip(work, run_isolated(_caught(write), work, jobs=jobs)):
+        if isinstance(outcome, (Crashed, Raised)):
+            raise PerfxlError(f"写出失败：{outcome.reason}", os.fspath(outdir))
+        if outcome is not None:
+            raise PerfxlError(outcome[1], outcome[0])
+
+
+def _caught(write):
+    """`write` returning (where, message) of a PerfxlError instead of raising it across processes."""
+    def run(job):
+        try:
+            write(job)
+        except PerfxlError as exc:
+            return (str(exc.where) if exc.where else None, exc.message)
+        return None
+    return run
 
 
 def _remove_old_returns(folder: Path, keep: set[str], mark: str):
