@@ -191,8 +191,10 @@ def cmd_collect(args) -> int:
     folder = args.output is not None and _is_folder(args.output)
     if args.roster and not folder:
         raise PerfxlError("--roster 用于写出汇总文件夹：请用 -o 文件夹")
-    if (args.pdf or args.amount_unit) and not folder:
-        raise PerfxlError("--pdf 和 --amount-unit 用于写出汇总文件夹：请用 -o 文件夹")
+    if (args.pdf_per_unit or args.no_pdf or args.amount_unit) and not folder:
+        raise PerfxlError("--pdf-per-unit、--no-pdf 和 --amount-unit 用于写出汇总文件夹：请用 -o 文件夹")
+    if args.pdf_per_unit and args.no_pdf:
+        raise PerfxlError("--pdf-per-unit 与 --no-pdf 不能同时使用")
     show = _progress(args.quiet)
     result = collect(args.paths, jobs=args.jobs, output=args.output, progress=show)
     if show:
@@ -296,7 +298,8 @@ def _collect_folder(args, result) -> int:
     if roster is not None:
         for where, message in roster.warnings:
             say(f"perfxl: 注意：{where}: {message}")
-    written = write_folder(result, args.output, roster=roster, amount_unit=args.amount_unit or "元", pdf=args.pdf,
+    pdf = None if args.no_pdf else "per-unit" if args.pdf_per_unit else "bundle"
+    written = write_folder(result, args.output, roster=roster, amount_unit=args.amount_unit or "元", pdf=pdf,
                            jobs=args.jobs)
     for note in written.notes:
         say(f"perfxl: 注意：{note}")
@@ -498,8 +501,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "bundle.xlsx、退回/ 和 collected.yaml（不写则 YAML 输出到屏幕）")
     p.add_argument("--roster", type=_text, metavar="名册", help="下发时的名册：报送情况列出每个应报的项目，未报的排在前面")
     p.add_argument("--amount-unit", choices=("元", "万元"), help="项目汇总中金额的单位（默认 元；万元的换算过来）")
-    p.add_argument("--pdf", choices=("bundle", "per-unit"),
-                   help="用 LibreOffice 把 bundle 打印成 bundle.pdf，或每个填报单位一个 PDF（pdf/ 中）")
+    p.add_argument("--pdf-per-unit", action="store_true",
+                   help="打印成每个填报单位一个 PDF（pdf/ 中），而不是一个 bundle.pdf（装有 LibreOffice 时才打印）")
+    p.add_argument("--no-pdf", action="store_true", help="不打印 PDF（默认装有 LibreOffice 时打印 bundle.pdf）")
     p.add_argument("--quiet", action="store_true", help="不显示读取进度")
     p.add_argument("--jobs", type=_bounded(1, MAX_JOBS), metavar="N", help=f"进程数（默认每核一个，最多 {MAX_JOBS}）")
 

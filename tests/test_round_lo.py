@@ -100,7 +100,7 @@ def test_the_whole_round_in_libreoffice(tmp_path, uno, form_name):
                   {f"{sheet}!{field_cell(form, plan, changed)}": "乙局改写的内容"})
 
     out = tmp_path / "审核"
-    assert main(["collect", str(returns), "-o", str(out), "--roster", str(roster), "--quiet"]) == 0
+    assert main(["collect", str(returns), "-o", str(out), "--roster", str(roster), "--quiet", "--no-pdf"]) == 0
     status = {r[1]: r for r in openpyxl.load_workbook(out / "汇总.xlsx")["报送情况"].iter_rows(min_row=2, values_only=True)}
     assert status["甲局"][0] == "有错误" and status["乙局"][0] == "已报送"
     details = list(openpyxl.load_workbook(out / "汇总.xlsx")["指标明细"].iter_rows(min_row=2, values_only=True))
@@ -123,7 +123,7 @@ def test_the_whole_round_in_libreoffice(tmp_path, uno, form_name):
     assert [r[0] for r in errors] == [f"{where.sheet}!{where.cell}"]
     fixed = returns / "甲局（已修改）.xlsx"
     uno.type_into(out / "退回" / "甲局.xlsx", fixed, {errors[0][0]: "按审核意见补写的绩效目标"})
-    assert main(["collect", str(returns), "-o", str(out), "--roster", str(roster), "--quiet"]) == 0
+    assert main(["collect", str(returns), "-o", str(out), "--roster", str(roster), "--quiet", "--no-pdf"]) == 0
     status = list(openpyxl.load_workbook(out / "汇总.xlsx")["报送情况"].iter_rows(min_row=2, values_only=True))
     assert [r[0] for r in status if r[1] == "甲局"] == ["已报送"]
     assert [r[2] for r in status if r[0] == "已替代"] == [project.name]
@@ -140,7 +140,7 @@ def test_summary_totals_recalculate_to_their_cached_values(tmp_path, libreoffice
     for i, project in enumerate(spec.projects):
         project.unit = f"单位{i}"
         perfxl.render(perfxl.Spec([project]), tmp_path / "in" / f"{i}.xlsx")
-    assert main(["collect", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--quiet"]) == 0
+    assert main(["collect", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--quiet", "--no-pdf"]) == 0
     ours = openpyxl.load_workbook(tmp_path / "out" / "汇总.xlsx", data_only=True)["项目汇总"]
     shutil.copy(tmp_path / "out" / "汇总.xlsx", tmp_path / "summary.xlsx")
     recalculated = libreoffice.convert(tmp_path / "summary.xlsx", "xlsx:Calc MS Excel 2007 XML", tmp_path / "lo")
@@ -150,3 +150,36 @@ def test_summary_totals_recalculate_to_their_cached_values(tmp_path, libreoffice
     totals = [ours.cell(last, c).value for c in range(1, ours.max_column + 1)]
     assert totals == [theirs.cell(last, c).value for c in range(1, ours.max_column + 1)]
     assert totals[3] == sum(p.budget for p in spec.projects)
+
+
+def test_the_bundle_is_printed_a_table_to_a_page_with_page_numbers(tmp_path, libreoffice):
+    spec = perfxl.load_spec(ROOT / "specs" / "example.yaml")
+    for i, project in enumerate(spec.projects):
+        project.unit = f"单位{i}"
+    perfxl.render(spec, tmp_path / "in" / "两张表.xlsx")
+    assert main(["collect", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--quiet"]) == 0
+    pages = _pages(tmp_path / "out" / "bundle.pdf")
+    assert len(pages) == len(spec.projects)                    # each table on its own page
+    for n, (text, size) in enumerate(pages, 1):
+        assert f"第{n}页共{len(pages)}页" in text.replace(" ", "") and size == (842, 595)   # numbered, A4 landscape
+        assert spec.projects[n - 1].name[:10] in text.replace("\n", "")
+    assert main(["collect", str(tmp_path / "in"), "-o", str(tmp_path / "per"), "--quiet", "--pdf-per-unit"]) == 0
+    assert sorted(p.name for p in (tmp_path / "per" / "pdf").iterdir()) == ["单位0.pdf", "单位1.pdf"]
+    assert len(_pages(tmp_path / "per" / "pdf" / "单位1.pdf")) == 1
+
+
+def _pages(pdf: Path) -> list[tuple[str, tuple[int, int]]]:
+    import subprocess
+
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+    count = int(next(line.split()[1] for line in info.splitlines() if line.startswith("Pages:")))
+    out = []
+    for n in range(1, count + 1):
+        text = subprocess.run(["pdftotext", "-f", str(n), "-l", str(n), "-layout", str(pdf), "-"],
+                              capture_output=True, text=True, check=True).stdout
+        page = subprocess.run(["pdfinfo", "-f", str(n), "-l", str(n), str(pdf)], capture_output=True, text=True,
+                              check=True).stdout
+        size = next(line for line in page.splitlines() if line.startswith(f"Page    {n} size:"))
+        width, height = (float(v) for v in size.split()[3:6:2])
+        out.append((text, (round(width), round(height))))
+    return out

@@ -2,7 +2,8 @@
 
 - 汇总.xlsx, for the reviewer (perfxl.office.summary);
 - bundle.xlsx: every project re-rendered uniformly, one sheet each, grouped by 填报单位 (the
-  print bundle), and with LibreOffice at hand bundle.pdf (or one PDF per 填报单位);
+  print bundle), and, LibreOffice at hand, printed: bundle.pdf, or pdf/<填报单位>.pdf each (A4,
+  each table on its own page(s), page numbers: the form's print setup);
 - 退回/: for each 填报单位 with errors, the file to send back (perfxl.office.returns); a 退回 file of
   an earlier run for a unit that has none now is removed (only files perfxl marked as 退回);
 - collected.yaml: the combined spec.
