@@ -20,8 +20,9 @@ from .values import (CORE_DECIMAL, CORE_FLOAT, CORE_INT, bad_character, decimal_
                      parse_number, plain_kind)
 
 MAX_CELL_TEXT = 32767          # Excel's limit for one cell
-MAX_NODES = 200_000            # more visits than this means an alias bomb
-MAX_SPEC_BYTES = 8 << 20       # 1,000 full tables are about 2 MB (2.5 s to load)
+MAX_NODES = 200_000            # more visits than this (and than BYTES_PER_VISIT allow) is an alias bomb
+BYTES_PER_VISIT = 2            # a real spec takes 5 bytes or more per node; aliases multiply visits
+MAX_SPEC_BYTES = 64 << 20      # 1,000 full tables are about 2 MB (about 2 s to load); collect writes 10,000
 AMOUNT_UNITS = ("元", "万元")
 
 
@@ -55,6 +56,7 @@ class _SpecParser:
     def __init__(self, path: str):
         self.path = path
         self.visits = 0
+        self.max_visits = MAX_NODES
         self.template: Template = load_template(DEFAULT_TEMPLATE)
 
     @property
@@ -75,8 +77,8 @@ class _SpecParser:
 
     def visit(self, node: yaml.Node):
         self.visits += 1
-        if self.visits > MAX_NODES:
-            self.fail(node, f"内容过多（超过 {MAX_NODES} 个节点，可能是 YAML 别名炸弹）")
+        if self.visits > self.max_visits:
+            self.fail(node, f"内容过多（超过 {self.max_visits} 个节点，可能是 YAML 别名炸弹）")
 
     def mapping(self, node: yaml.Node, what: str) -> list[tuple[str, yaml.Node, yaml.Node]]:
         self.visit(node)
@@ -154,6 +156,7 @@ class _SpecParser:
 
     # -- the spec -----------------------------------------------------------------------
     def parse(self, text: str) -> Spec:
+        self.max_visits = max(MAX_NODES, len(text) // BYTES_PER_VISIT)
         if self.path.lower().endswith(".json"):
             try:
                 root = compose_json(text)

@@ -289,7 +289,7 @@ HOSTILE_SPECS = {
     "list.yaml": ("- name: a\n- name: b\n", "规格文件应为键值映射"),
     "long-goal.yaml": ("projects:\n  - name: a\n    goal: " + "长" * 40_000 + "\n", "超过 Excel 单元格上限 32767"),
     "deep.yaml": ("projects: " + "[" * 50_000 + "]" * 50_000, "嵌套过深"),
-    "huge.yaml": ("projects:\n" + "#" * (9 << 20) + "\n", "文件过大"),
+    "huge.yaml": ("projects:\n" + "#" * (65 << 20) + "\n", "文件过大"),
     "latin1.yaml": ("projects:\n  - name: caf\xe9\n".encode("latin-1"), "不是 UTF-8"),
     "binary.yaml": (random.Random(5).randbytes(3000), "UTF-8"),
     "big-int.yaml": ("projects:\n  - name: a\n    budget: " + "9" * 5000 + "\n", "有限的数字"),

@@ -241,3 +241,19 @@ def test_nesting_guard_errs_towards_the_safe_composer_only():
     while isinstance(node, yaml.SequenceNode):
         node, levels = node.value[0], levels + 1
     assert (levels, node.value, node.tag) == (MAX_C_NESTING + 5, "1", "tag:perfxl,2026:plain")
+
+
+def test_a_large_collected_spec_loads_back(tmp_path):
+    """collect writes the combined spec of every return; perfxl must read its own output back:
+    over 8 MB (long texts) and over 200,000 nodes (many tables) are no alias bombs."""
+    from perfxl.model import Indicator, Project, Spec
+
+    rows = [Indicator(f"指标{i}", "≥", i, unit="个") for i in range(12)]
+    projects = [Project(name=f"项目{n}", unit=f"单位{n % 40}", budget=n, goal="目" * (4000 if n < 700 else 10),
+                        indicators={"产出指标": {"数量指标": list(rows)}}) for n in range(2600)]
+    text = perfxl.dump_spec(Spec(projects))
+    assert len(text.encode()) > 8 << 20
+    (tmp_path / "collected.yaml").write_text(text, encoding="utf-8")
+    back = perfxl.load_spec(tmp_path / "collected.yaml")
+    assert len(back.projects) == 2600 and back.projects[-1].indicators["产出指标"]["数量指标"][-1].value == 11
+
