@@ -259,3 +259,22 @@ def test_findings_as_drawn_are_where_a_rendered_file_has_them(tmp_path, name):
             written.append((f.rule, f.message, parts[0], parts[1] if len(parts) > 1 else None))
         assert drawn == written
     assert len(drawn) > 3
+
+
+def test_big_bundles_and_returns_come_in_parts(season, monkeypatch):
+    from perfxl.office import takeback
+
+    monkeypatch.setattr(takeback, "PART", 2)
+    out = season / "审核"
+    run(season / "回收", "-o", out)
+    assert sorted(p.name for p in out.glob("bundle*.xlsx")) == ["bundle-1.xlsx", "bundle-2.xlsx"]
+    assert [len(openpyxl.load_workbook(out / n).sheetnames) for n in ("bundle-1.xlsx", "bundle-2.xlsx")] == [3, 2]
+    monkeypatch.setattr(takeback, "PART", 1)
+    run(season / "回收", "-o", out)
+    assert sorted(p.name for p in out.glob("bundle*.xlsx")) == [f"bundle-{k}.xlsx" for k in (1, 2, 3)]
+    assert sorted(os.listdir(out / "退回")) == ["乙局-1.xlsx", "乙局-2.xlsx"]
+    monkeypatch.setattr(takeback, "PART", 1000)
+    (out / "bundle-9.xlsx").write_bytes(b"a file of the office's own")     # not perfxl's: kept
+    run(season / "回收", "-o", out)
+    assert sorted(p.name for p in out.glob("bundle*.xlsx")) == ["bundle-9.xlsx", "bundle.xlsx"]
+    assert sorted(os.listdir(out / "退回")) == ["乙局.xlsx"]

@@ -46,8 +46,8 @@ def write_return(spec: Spec, out: str | os.PathLike) -> int:
         if sheet in notes and place:
             notes[sheet].append(Note(*place, finding.severity, f"{word}：{finding.message}"))
         rows.append((sheet or names[0], cell, [word, finding.project or "", finding.message]))
-    sheets = [SheetPlan(n, [plan_table(f, p)], form=f if f is not template else None, notes=notes[n])
-              for n, p, f in zip(names, spec.projects, forms)]
+    sheets = (SheetPlan(n, [plan_table(f, p)], form=f if f is not template else None, notes=notes[n])
+              for n, p, f in zip(names, spec.projects, forms))         # planned as written
     write_workbook(out, template, sheets, review=ReviewSheet(template.review_sheet, REVIEW_HEADER, rows, REVIEW_WIDTHS),
                    mark=RETURN_MARK)
     return len(found)

@@ -2,8 +2,9 @@
 
 - 汇总.xlsx, for the reviewer (perfxl.office.summary);
 - bundle.xlsx: every project re-rendered uniformly, one sheet each, grouped by 填报单位 (the
-  print bundle), and, LibreOffice at hand, printed: bundle.pdf, or pdf/<填报单位>.pdf each (A4,
-  each table on its own page(s), page numbers: the form's print setup);
+  print bundle; beyond 1,000 tables in parts bundle-1.xlsx, bundle-2.xlsx …), and, LibreOffice at
+  hand, printed: bundle.pdf, or pdf/<填报单位>.pdf each (A4, each table on its own page(s), page
+  numbers: the form's print setup);
 - 退回/: for each 填报单位 with errors, the file to send back (perfxl.office.returns); a 退回 file of
   an earlier run for a unit that has none now is removed (only files perfxl marked as 退回);
 - collected.yaml: the combined spec.
@@ -31,6 +32,7 @@ SUMMARY = "汇总.xlsx"
 BUNDLE = "bundle.xlsx"
 COLLECTED = "collected.yaml"
 RETURNS = "退回"
+PART = 1000             # tables per bundle or 退回 workbook: Excel slows down beyond, and memory grows
 
 
 @dataclass
@@ -58,46 +60,52 @@ def write_folder(result: Collected, outdir: str | os.PathLike, *, roster=None, a
     if outdir.exists() and not outdir.is_dir():
         raise PerfxlError("输出应为一个文件夹（汇总.xlsx、bundle.xlsx、退回/ 和 collected.yaml 写在其中）",
                           os.fspath(outdir))
-    for name in (SUMMARY, BUNDLE):
-        check_output(outdir / name, result.files)
-    check_output(outdir / COLLECTED, result.files, kind="text")
     form = form_of(result.spec)
     out = Written()
     order = projects_by_unit(result, roster)
-    grouped = Spec([result.spec.projects[i] for i in order], result.spec.template, None, result.spec.form)
-
     units: dict[str, list[int]] = {}
     for i in order:
         units.setdefault(result.spec.projects[i].unit or "", []).append(i)
     failing = [u for u, idx in units.items() if any(f.severity == ERROR for i in idx for f in result.returns[i].findings)]
     folder = outdir / RETURNS
-    names = dict(zip(failing, safe_file_names([u or "未写填报单位" for u in failing], ".xlsx")))
+    # (path, project indexes) of each workbook: the bundle and each unit's 退回 file, in parts of
+    # at most PART tables (bundle-1.xlsx …, 单位-1.xlsx …)
+    bundles = _parts(outdir, BUNDLE, order)
+    returns = [part for unit, name in zip(failing, safe_file_names([u or "未写填报单位" for u in failing], ".xlsx"))
+               for part in _parts(folder, name, units[unit])]
+    for path, _ in (*bundles, *returns, (outdir / SUMMARY, ())):
+        check_output(path, result.files)
+    check_output(outdir / COLLECTED, result.files, kind="text")
 
-    def write(job: tuple[str, str]) -> None:
-        kind, unit = job
+    def spec_of(indexes) -> Spec:
+        return Spec([result.spec.projects[i] for i in indexes], result.spec.template, None, result.spec.form)
+
+    def write(job: tuple[str, int]) -> None:
+        kind, k = job
         if kind == "collected":
             write_text(outdir / COLLECTED, dump_spec(result.spec))
         elif kind == "bundle":
-            render(grouped, outdir / BUNDLE, mark=COLLECT_MARK)
+            render(spec_of(bundles[k][1]), bundles[k][0], mark=COLLECT_MARK)
         elif kind == "summary":
             tables = summary_tables(result, form, outdir, amount_unit=amount_unit, roster=roster)
             write_tables(outdir / SUMMARY, tables, font=form.styles["font"], charset=form.styles["font_charset"],
                          mark=COLLECT_MARK, title=f"{form.form} 汇总")
         else:
-            spec = Spec([result.spec.projects[i] for i in units[unit]], result.spec.template, None, result.spec.form)
-            write_return(spec, folder / names[unit])
-    # the biggest first: the bundle and the 退回 files of the units with most projects
-    work = [("bundle", ""), *sorted((("return", u) for u in failing), key=lambda j: -len(units[j[1]])),
-            ("summary", ""), ("collected", "")]
-    _remove_old_returns(folder, set(names.values()), RETURN_MARK)
+            write_return(spec_of(returns[k][1]), returns[k][0])
+    # the biggest first: the bundle's parts and the 退回 files of the units with most projects
+    work = sorted([*(("bundle", k) for k in range(len(bundles))), *(("return", k) for k in range(len(returns)))],
+                  key=lambda j: -len((bundles if j[0] == "bundle" else returns)[j[1]][1]))
+    work += [("summary", 0), ("collected", 0)]
+    _remove_old(folder, {p.name for p, _ in returns}, RETURN_MARK, "*.xlsx")
+    _remove_old(outdir, {p.name for p, _ in bundles}, COLLECT_MARK, "bundle*.xlsx")
     _run(write, work, jobs, outdir)
-    out.files += [outdir / COLLECTED, outdir / BUNDLE, outdir / SUMMARY, *(folder / names[u] for u in failing)]
+    out.files += [outdir / COLLECTED, *(p for p, _ in bundles), outdir / SUMMARY, *(p for p, _ in returns)]
     out.returned_units = failing
-    if pdf:
-        books = [(name, Spec([result.spec.projects[i] for i in units[unit]], result.spec.template, None,
-                             result.spec.form))
-                 for unit, name in zip(units, safe_file_names([u or "未写填报单位" for u in units], ".xlsx"))]
-        out.notes += _pdfs(outdir, books, pdf)
+    if pdf == "bundle":
+        out.notes += _pdfs(outdir, [(path, None) for path, _ in bundles])
+    elif pdf:
+        out.notes += _pdfs(outdir / "pdf", [(Path(name), spec_of(units[unit])) for unit, name in
+                                            zip(units, safe_file_names([u or "未写填报单位" for u in units], ".xlsx"))])
     return out
 
 
@@ -128,13 +136,22 @@ def _caught(write):
     return run
 
 
-def _remove_old_returns(folder: Path, keep: set[str], mark: str):
-    """Earlier runs' 退回 files of units that have no errors now (perfxl's own files only)."""
+def _parts(folder: Path, name: str, indexes: list[int]) -> list[tuple[Path, list[int]]]:
+    """A workbook of these projects, or, beyond PART tables, its parts name-1.xlsx, name-2.xlsx …"""
+    if len(indexes) <= PART:
+        return [(folder / name, indexes)]
+    stem = name[:-len(".xlsx")]
+    return [(folder / f"{stem}-{k}.xlsx", indexes[i:i + PART]) for k, i in enumerate(range(0, len(indexes), PART), 1)]
+
+
+def _remove_old(folder: Path, keep: set[str], mark: str, pattern: str):
+    """Earlier runs' files that this run does not write again (a 退回 file of a unit that has no
+    errors now, a bundle part no longer needed): perfxl's own, by their mark, only."""
     from ..workbook import open_book
 
     if not folder.is_dir():
         return
-    for path in sorted(folder.glob("*.xlsx")):
+    for path in sorted(folder.glob(pattern)):
         if path.name in keep:
             continue
         try:
@@ -144,8 +161,9 @@ def _remove_old_returns(folder: Path, keep: set[str], mark: str):
             continue
 
 
-def _pdfs(outdir: Path, books: list[tuple[str, Spec]], pdf: str) -> list[str]:
-    """bundle.pdf, or pdf/<填报单位>.pdf each, printed by LibreOffice; a line saying why not where it cannot."""
+def _pdfs(folder: Path, books: list[tuple[Path, Spec | None]]) -> list[str]:
+    """Each workbook printed by LibreOffice to folder/<its name>.pdf; a book with a Spec is
+    rendered first. A line saying why not, where it cannot."""
     soffice = shutil.which("soffice") or shutil.which("libreoffice")
     if soffice is None:
         return ["没有找到 LibreOffice（soffice），未生成 PDF"]
@@ -154,15 +172,11 @@ def _pdfs(outdir: Path, books: list[tuple[str, Spec]], pdf: str) -> list[str]:
     notes = []
     with tempfile.TemporaryDirectory(prefix=".perfxl-pdf-") as scratch:
         scratch = Path(scratch)
-        jobs: list[tuple[Path, Path]] = []
-        if pdf == "bundle":
-            jobs.append((outdir / BUNDLE, outdir / "bundle.pdf"))
-        else:
-            for name, spec in books:
-                render(spec, scratch / name)
-                jobs.append((scratch / name, outdir / "pdf" / (name[:-5] + ".pdf")))
-        for book, target in jobs:
-            made = scratch / "pdf" / (book.stem + ".pdf")
+        for book, spec in books:
+            if spec is not None:
+                render(spec, scratch / book.name)
+                book = scratch / book.name
+            made, target = scratch / "pdf" / (book.stem + ".pdf"), folder / (book.stem + ".pdf")
             try:
                 subprocess.run([soffice, f"-env:UserInstallation={(scratch / 'profile').as_uri()}", "--headless",
                                 "--convert-to", "pdf", "--outdir", str(scratch / "pdf"), str(book)],
