@@ -1,6 +1,7 @@
 """Speed at scale (issue 5): perfxl beside the raw libraries doing the same work, in one run.
 
     python benchmarks/run.py [--sizes 100,1000,10000] [--files 500] [--repeat 3] [--workdir DIR]
+    python benchmarks/run.py --scale 10000      # the whole collect round over 10,000 files and 1,000
 
 For each size N it generates N seed-like tables (the two tables of specs/example.yaml, varied:
 other names, budgets and values, an extra indicator in every third table, a 满意度 error in every
@@ -392,11 +393,36 @@ def report(sizes, files, found, collected, repeat) -> None:
         print("\n".join(collect_rows(files, collected)))
 
 
+def scale(count: int, workdir: Path) -> None:
+    """`perfxl collect FILES -o FOLDER --jobs 2` over `count` one-table files and over a tenth of
+    them: the time ratio (linear: 10×) and each run's peak memory (its largest process)."""
+    prepare_files(count, workdir)
+    tenth = workdir / "tenth"
+    tenth.mkdir()
+    for path in sorted((workdir / "files").glob("*.xlsx"))[:count // 10]:
+        os.link(path, tenth / path.name)
+    py = sys.executable
+    found = {}
+    for name, folder in ((count // 10, tenth), (count, workdir / "files")):
+        found[name] = whole([py, "-m", "perfxl", "collect", str(folder), "-o", str(workdir / f"round-{name}"),
+                             "--jobs", "2", "--quiet", "--no-pdf"])
+    small, big = found[count // 10], found[count]
+    print(f"\n`python benchmarks/run.py --scale {count}`, {os.cpu_count()} cores, Python {sys.version.split()[0]}\n")
+    print("| one-table files | `perfxl collect -o FOLDER --jobs 2` | peak MB (largest process) |")
+    print("| ---: | --- | --- |")
+    for name in (count // 10, count):
+        seconds, peak = found[name]
+        print(f"| {name:,} | {seconds:.2f} s | {peak:.0f} MB |")
+    print(f"\n{count:,} ÷ {count // 10:,} files: {big[0] / small[0]:.2f}× the time")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="100,1000,10000", help="numbers of tables, comma separated")
     parser.add_argument("--files", type=int, default=500, help="single-table workbooks for collect (0: skip)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (sizes up to 1,000)")
+    parser.add_argument("--scale", type=int, default=0,
+                        help="also the whole `perfxl collect -o FOLDER` over this many files (10000) beside a tenth of them")
     parser.add_argument("--workdir", help="where generated files go (default: a temporary directory)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -409,7 +435,10 @@ def main(argv: list[str] | None = None) -> None:
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="perfxl-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     try:
-        run(sizes, args.files, args.repeat, workdir)
+        if args.scale:
+            scale(args.scale, workdir)
+        else:
+            run(sizes, args.files, args.repeat, workdir)
     finally:
         if not args.workdir:
             shutil.rmtree(workdir, ignore_errors=True)

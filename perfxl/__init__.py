@@ -9,6 +9,12 @@ The public API::
     result = perfxl.read("filled.xlsx")             # workbook → .spec and .warnings
     text = perfxl.dump_spec(result.spec)            # Spec → YAML that load_spec reads back
     merged = perfxl.collect(["returns/"], jobs=2)   # many workbooks, in parallel → one .spec
+    roster = perfxl.load_roster("名册.xlsx", perfxl.load_template())
+    perfxl.send_out(roster, "下发/", rows=3)         # one pre-filled workbook per 填报单位
+    perfxl.write_folder(merged, "审核/")             # 汇总.xlsx, bundle.xlsx, 退回/, collected.yaml
+    perfxl.diff(old_spec, new_spec, "sent")         # → list of Change
+    perfxl.preview_html(spec)                       # → one self-contained HTML page
+    perfxl.write_flat(spec, "指标.csv")              # the budget system's flat layout
 
 Names are imported when first used, so that `perfxl --help` and `perfxl read` load only the
 modules they need (not XlsxWriter, Jinja2 or the rules' formula writer).
@@ -30,11 +36,14 @@ _WHERE = {
     "ReadResult": "reader", "ReadWarning": "reader", "read": "reader",
     "blank": "render", "render": "render",
     "load_spec": "spec", "parse_spec": "spec", "load_template": "template",
+    "Change": "diff", "diff": "diff", "preview_html": "preview", "write_flat": "flat",
+    "load_roster": "office.roster", "send_out": "office.sendout", "write_folder": "office.takeback",
 }
 __all__ = [
-    "Collected", "Entry", "Indicator", "Location", "PerfxlError", "Project", "ReadResult", "ReadWarning", "Spec",
-    "SpecError", "WorkbookError", "blank", "check", "collect", "dump_spec", "load_spec", "load_template",
-    "parse_spec", "read", "render",
+    "Change", "Collected", "Entry", "Indicator", "Location", "PerfxlError", "Project", "ReadResult", "ReadWarning",
+    "Spec", "SpecError", "WorkbookError", "blank", "check", "collect", "diff", "dump_spec", "load_roster",
+    "load_spec", "load_template", "parse_spec", "preview_html", "read", "render", "send_out", "write_flat",
+    "write_folder",
 ]
 
 
@@ -52,8 +61,8 @@ def __dir__() -> list[str]:
 
 
 class _Package(types.ModuleType):
-    """Keeps `perfxl.check`, `perfxl.collect` and `perfxl.render` the functions: importing the
-    module of the same name would otherwise replace the function with the module."""
+    """Keeps `perfxl.check`, `perfxl.collect`, `perfxl.diff` and `perfxl.render` the functions:
+    importing the module of the same name would otherwise replace the function with the module."""
 
     def __setattr__(self, name: str, value) -> None:
         if name in _WHERE and isinstance(value, types.ModuleType):
@@ -74,3 +83,9 @@ if TYPE_CHECKING:
     from .render import blank, render
     from .spec import load_spec, parse_spec
     from .template import load_template
+    from .diff import Change, diff
+    from .flat import write_flat
+    from .office.roster import load_roster
+    from .office.sendout import send_out
+    from .office.takeback import write_folder
+    from .preview import preview_html

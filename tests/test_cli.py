@@ -88,7 +88,7 @@ ENGLISH = ("usage:", "options:", "show this help", "error:", "the following argu
            "positional arguments")
 
 
-@pytest.mark.parametrize("args", [["--help"], *[[c, "--help"] for c in ("render", "blank", "check", "read", "collect")]])
+@pytest.mark.parametrize("args", [["--help"], *[[c, "--help"] for c in ("render", "blank", "check", "read", "collect", "diff", "preview", "export")]])
 def test_help_is_chinese_with_an_example(args):
     result = subprocess.run([sys.executable, "-m", "perfxl", *args], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "用法：" in result.stdout
@@ -132,3 +132,15 @@ def test_commands_that_write_no_workbook_import_no_writer_and_no_template_engine
     env = {**__import__("os").environ, "PERFXL_DEBUG": "1"}      # in this process: no forked child
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, env=env)
     assert "LOADED []" in done.stderr, done.stderr[-500:]
+
+
+def test_every_public_name_resolves_and_a_module_does_not_hide_its_function():
+    import types
+
+    import perfxl
+
+    for name in perfxl.__all__:
+        assert getattr(perfxl, name) is not None, name
+    import perfxl.check, perfxl.collect, perfxl.diff, perfxl.render  # noqa: E401,F401
+    for name in ("check", "collect", "diff", "render"):
+        assert not isinstance(getattr(perfxl, name), types.ModuleType), name

@@ -21,7 +21,7 @@ from pathlib import Path
 from ..collect import Collected
 from ..errors import printable
 from ..rules import ERROR, WARNING
-from ..template import Template, form_of
+from ..template import Template, col_letter, form_of
 from .tablebook import Column, Formula, Link, Table
 
 SHEETS = ("报送情况", "项目汇总", "指标明细", "问题清单")
@@ -139,7 +139,7 @@ def _projects(result: Collected, order: list[int], form: Template, base: Path, a
     for offset, column in enumerate(columns[2:], 2):
         if column.kind in ("money", "count"):
             values = [r[offset] for r in rows if isinstance(r[offset], (int, float))]
-            letter = _letter(offset)
+            letter = col_letter(offset)
             cached = round(sum(values), 6) if values else 0
             total.append(Formula(f"SUM({letter}2:{letter}{len(rows) + 1})", cached))
         else:
@@ -189,12 +189,6 @@ def _place_link(location: str | None, path: str, base: Path):
         sheet, cell = cell, "A1"
     quoted = "'" + sheet.replace("'", "''") + "'"
     return Link(text, os.path.relpath(path, base), f"{quoted}!{cell}")
-
-
-def _letter(col: int) -> str:
-    from ..template import col_letter
-
-    return col_letter(col)
 
 
 def projects_by_unit(result: Collected, roster=None) -> list[int]:
