@@ -294,7 +294,7 @@ def _collect_folder(args, result) -> int:
     from .rules import ERROR
     from .template import form_of
 
-    roster = load_roster(args.roster, form_of(result.spec)) if args.roster else None
+    roster = load_roster(args.roster, form_of(result.spec), last_year=False) if args.roster else None
     if roster is not None:
         for where, message in roster.warnings:
             say(f"perfxl: 注意：{where}: {message}")

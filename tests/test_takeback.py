@@ -278,3 +278,13 @@ def test_big_bundles_and_returns_come_in_parts(season, monkeypatch):
     run(season / "回收", "-o", out)
     assert sorted(p.name for p in out.glob("bundle*.xlsx")) == ["bundle-9.xlsx", "bundle.xlsx"]
     assert sorted(os.listdir(out / "退回")) == ["乙局.xlsx"]
+
+
+def test_collect_does_not_need_last_years_files(season):
+    """The roster's 上年 column fed the blanks; at collect time those files may be gone."""
+    roster = season / "名册.csv"
+    lines = roster.read_text(encoding="utf-8").splitlines()
+    roster.write_text("\n".join([lines[0] + ",上年"] + [line + ",已经删除的去年.yaml" for line in lines[1:]]) + "\n",
+                      encoding="utf-8")
+    assert run(season / "回收", "-o", season / "审核", "--roster", roster) == 2      # 2: the broken return
+    assert (season / "审核" / "汇总.xlsx").is_file()

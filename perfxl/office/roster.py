@@ -67,8 +67,9 @@ class _Cell:
     where: Location
 
 
-def load_roster(path: str | os.PathLike, form: Template) -> Roster:
-    """Read and check a roster against a form; last year's indicators are filled in."""
+def load_roster(path: str | os.PathLike, form: Template, *, last_year: bool = True) -> Roster:
+    """Read and check a roster against a form; last year's indicators are filled in (with
+    last_year=False, as collect reads a roster for the projects it expects, they are not looked at)."""
     path = os.fspath(path)
     suffix = Path(path).suffix.lower()
     if suffix not in ROSTER_SUFFIXES:
@@ -105,10 +106,10 @@ def load_roster(path: str | os.PathLike, form: Template) -> Roster:
             continue
         project = Project(amount_unit="元")
         project.where["project"] = row_where
-        last_year = None
+        previous = None
         for key, cell in values.items():
             if key == LAST_YEAR:
-                last_year = cell
+                previous = cell
                 continue
             project.set(key, _convert(key, cell, form))
             project.where[key] = cell.where
@@ -121,9 +122,9 @@ def load_roster(path: str | os.PathLike, form: Template) -> Roster:
                               project.where["name"])
         seen[key] = project.where["name"]
         source = None
-        if last_year is not None:
-            source = _last_year_path(path, last_year)
-            _prefill(project, source, last_year.where, last_years, form)
+        if previous is not None and last_year:
+            source = _last_year_path(path, previous)
+            _prefill(project, source, previous.where, last_years, form)
         _complete(project, form)
         roster.entries.append(RosterEntry(project, row_where, source))
     if not roster.entries:
