@@ -24,6 +24,7 @@ from .template import MAIN_BLOCK, Template, col_letter, form_of, label_key, ship
 from .values import is_finite_number, normalise_number, parse_number
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+MAX_CSV_BYTES = 64 << 20
 PROJECT = "project:"
 MERGED = "merged"
 ABSENT = "absent:"          # a flat column the form has no place for
@@ -207,22 +208,10 @@ def find_header(rows: list[list]) -> tuple[int, dict[int, str]] | None:
 
 
 def read_csv_rows(path: str) -> list[list]:
-    """A CSV file's rows (UTF-8 with or without BOM, else GB18030); a ' before a formula-like text
-    is taken off again."""
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read(64 << 20)
-    except OSError as exc:
-        raise PerfxlError(f"无法读取：{exc.strerror}", path) from None
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = raw.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise PerfxlError("不是 UTF-8 或 GB18030 编码的 CSV 文件", path)
-    return [[_csv_cell(v) for v in row] for row in csv.reader(io.StringIO(text, newline=""))]
+    """A flat CSV file's rows; a ' before a formula-like text is taken off again."""
+    from .csvfile import read_csv
+
+    return [[_csv_cell(v) for v in row] for row in read_csv(path, MAX_CSV_BYTES)]
 
 
 def _csv_cell(text: str):

@@ -14,9 +14,7 @@ roster's row and column. A column the form has no place for is a warning naming 
 from __future__ import annotations
 
 import copy
-import csv
 import datetime as dt
-import io
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -285,16 +283,9 @@ def _book_table(path: str) -> tuple[list[_Cell], Records]:
 
 
 def _csv_table(path: str) -> tuple[list[_Cell], Records]:
-    raw = _read(path)
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = raw.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise PerfxlError("名册不是 UTF-8 或 GB18030 编码的 CSV 文件", path)
-    rows = [[_csv_value(v) for v in row] for row in csv.reader(io.StringIO(text, newline=""))]
+    from ..csvfile import read_csv
+
+    rows = [[_csv_value(v) for v in row] for row in read_csv(path, MAX_ROSTER_BYTES, "名册")]
     return _grid(rows, lambda r, c: Location(path, r + 1, c + 1), lambda r: Location(path, r + 1))
 
 
