@@ -1,4 +1,5 @@
-"""CSV as offices save it: UTF-8 with or without a BOM, else GB18030 (Excel's 'CSV' in China)."""
+"""Small input files read whole with a size limit, and CSV as offices save it: UTF-8 with or without
+a BOM, else GB18030 (Excel's "CSV" in China)."""
 from __future__ import annotations
 
 import csv
@@ -7,8 +8,8 @@ import io
 from .errors import PerfxlError
 
 
-def read_csv(path: str, limit: int, what: str = "") -> list[list[str]]:
-    """The rows of a CSV file of at most `limit` bytes; `what` names it in refusals ("名册")."""
+def read_limited(path: str, limit: int, what: str = "") -> bytes:
+    """A file's bytes, refused over `limit`; `what` names it in refusals ("名册")."""
     try:
         with open(path, "rb") as fh:
             raw = fh.read(limit + 1)
@@ -16,6 +17,12 @@ def read_csv(path: str, limit: int, what: str = "") -> list[list[str]]:
         raise PerfxlError(f"无法读取{what}：{exc.strerror}", path) from None
     if len(raw) > limit:
         raise PerfxlError(f"{what or '文件'}过大（超过 {limit >> 20} MB）", path)
+    return raw
+
+
+def read_csv(path: str, limit: int, what: str = "") -> list[list[str]]:
+    """The rows of a CSV file of at most `limit` bytes."""
+    raw = read_limited(path, limit, what)
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             text = raw.decode(encoding)

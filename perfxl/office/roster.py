@@ -305,11 +305,12 @@ def _grid(rows: list[list], at, row_at) -> tuple[list[_Cell], Records]:
 def _yaml_table(path: str) -> tuple[list[_Cell], Records]:
     import yaml
 
+    from ..csvfile import read_limited
     from ..yamlnodes import compose_yaml, to_data
 
     marks: dict = {}
     try:
-        data = to_data(compose_yaml(_read(path).decode("utf-8-sig")), marks)
+        data = to_data(compose_yaml(read_limited(path, MAX_ROSTER_BYTES, "名册").decode("utf-8-sig")), marks)
     except UnicodeDecodeError:
         raise PerfxlError("名册不是 UTF-8 文本", path) from None
     except yaml.MarkedYAMLError as exc:
@@ -336,13 +337,3 @@ def _yaml_table(path: str) -> tuple[list[_Cell], Records]:
     records = [(at(i), [_Cell(item.get(name), at(i, name)) for name in names]) for i, item in enumerate(data)]
     return header, records
 
-
-def _read(path: str) -> bytes:
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read(MAX_ROSTER_BYTES + 1)
-    except OSError as exc:
-        raise PerfxlError(f"无法读取名册：{exc.strerror}", path) from None
-    if len(raw) > MAX_ROSTER_BYTES:
-        raise PerfxlError("名册文件过大（超过 16 MB）", path)
-    return raw
