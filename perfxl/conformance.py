@@ -201,8 +201,9 @@ def _plan_is_check(spec: Spec, template: Template, book: Path) -> str:
 
 
 def _broken(spec: Spec) -> Spec:
-    """The example with every indicator's value blanked and its name removed from every other row:
-    the live rules then have something to find."""
+    """The example with every indicator's value blanked and its type removed from every other
+    row, and of those some values typed as text (a number, ' 95 ', and text that is no number
+    to the typed helper, '5.'): the live rules then have something to find."""
     import copy
 
     broken = Spec(copy.deepcopy(spec.projects), spec.template, spec.source, spec.form)
@@ -213,6 +214,10 @@ def _broken(spec: Spec) -> Spec:
                 item.value = None
             else:
                 item.type = None
+                if i % 3 == 1 and isinstance(item.value, (int, float)):
+                    item.value = f" {item.value} "
+                elif i % 3 == 0:
+                    item.value = "5."
         for table in spec.form.tables:          # a flat row loses its first column, another a money cell
             for i, entry in enumerate(project.tables.get(table.key, ())):
                 column = table.columns[0] if i % 2 == 0 else next(

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from .model import Indicator, Project
 from .expr import RowsRefs, quote
 from .formula import names_used
-from .rules import (Outcome, Rule, column_sum, entry_outcomes, field_env, field_outcomes, group_outcomes,
-                    row_env, row_outcomes)
+from .rules import (DIGITS, NUMBER_START, Outcome, Rule, column_sum, entry_outcomes, field_env, field_outcomes,
+                    group_outcomes, row_env, row_outcomes, typed_value)
 from .template import MAIN_BLOCK, FlatTable, Template, col_letter
 
 
@@ -209,7 +209,7 @@ class _Planner:
             if "type" in t.col:
                 self.plan.type_cells.append((self.row, t.col["type"]))
             if t.typed_cols:
-                self.typed_cells(env.get("value"))
+                self.typed_cells(typed_value(env.get("value"), env.get("type"), t))
             if item is not None or not self.input_rows:     # a blank form's input rows keep no fixed
                 self.plan.heights.setdefault(self.row, 22)      # height: they grow as a clerk types
             self.row_rule_marks(level1, item)
@@ -368,13 +368,24 @@ class _Planner:
 
     def typed_cells(self, value):
         """The hidden cells holding this row's 指标值 and 度量单位 as perfxl reads them: a number
-        shown as a percentage (a clerk typed 95%) is 95, and its empty unit %; otherwise the
-        value cell itself decides (the value helper is then "", the unit helper "")."""
-        v, u = (ref(self.row, self.t.col[k]) for k in ("value", "unit"))
+        shown as a percentage (a clerk typed 95%) is 95, and its empty unit %; a number typed
+        as text ('95, on a row that is not 定性) is that number (rules.is_number_text); otherwise
+        the value cell itself decides (the value helper is then "", the unit helper "").
+        `value`: the row's 指标值 as its rules see it (rules.typed_value), the cached result."""
+        t = self.t
+        v, u = (ref(self.row, t.col[k]) for k in ("value", "unit"))
         percent = f'LEFT(CELL("format",{v}))="P"'
+        text = f"TRIM({v})"
+        rest = f"MID({text},2,LEN({text}))"
+        for digit in DIGITS + ".":
+            rest = f'SUBSTITUTE({rest},"{digit}","")'
+        is_text_number = (f'AND(LEN({text})>0,ISNUMBER(FIND(LEFT({text},1),"{NUMBER_START}")),{rest}="",'
+                          f'LEN({text})-LEN(SUBSTITUTE({text},".",""))<=1,ISNUMBER(FIND(RIGHT({text},1),"{DIGITS}")))')
+        if "type" in t.col:
+            is_text_number = f'AND(TRIM({ref(self.row, t.col["type"])})<>{quote(t.qualitative)},{is_text_number})'
         number = value if isinstance(value, (int, float)) and not isinstance(value, bool) else ""
-        self.plan.cells.append(PlannedCell(self.row, self.t.typed_cols["value"], number, "count",
-                                           formula=f'IF(ISNUMBER({v}),IF({percent},ROUND({v}*100,9),{v}),"")'))
+        self.plan.cells.append(PlannedCell(self.row, t.typed_cols["value"], number, "count", formula=(
+            f'IF(ISNUMBER({v}),IF({percent},ROUND({v}*100,9),{v}),IF({is_text_number},VALUE({text}),""))')))
         self.plan.cells.append(PlannedCell(self.row, self.t.typed_cols["unit"], "", "count",
                                            formula=f'IF(AND(TRIM({u})="",ISNUMBER({v})),IF({percent},"%",""),"")'))
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from .expr import FAILED, Expr
 from .model import INDICATOR_KEYS, Indicator, Project
 from .template import label_key
+from .values import normalise_number
 
 if TYPE_CHECKING:
     from .template import Template
@@ -116,6 +117,28 @@ class Problem:
     level2: str | None = None
     indicator: Indicator | None = None
     keys: tuple[str, ...] = ()
+
+
+NUMBER_START, DIGITS = "0123456789.+-", "0123456789"
+
+
+def is_number_text(text: str) -> bool:
+    """A number a clerk typed as text, as the hidden value helper's formula tells it (perfxl.layout):
+    a sign, a digit or a point, then digits with at most one point, ending in a digit ('95',
+    '-2.5', '.5'). Narrower than the reader's numbers (no commas, no exponent, no full-width
+    digits), so that Excel, LibreOffice and Gnumeric give VALUE() of it the same number."""
+    return (text != "" and text[0] in NUMBER_START and all(c in DIGITS + "." for c in text[1:])
+            and text.count(".") <= 1 and text[-1] in DIGITS)
+
+
+def typed_value(value, value_type, template: Template):
+    """An indicator's 指标值 as its row rules see it: on a form with the typed helpers, a number
+    typed as text on a row that is not 定性 is that number (as `perfxl read` reads it)."""
+    if template.typed_cols and isinstance(value, str) and value_type != template.qualitative:
+        text = value.strip(" ")
+        if is_number_text(text):
+            return normalise_number(float(text))
+    return value
 
 
 def row_env(indicator: Indicator | None) -> dict:
@@ -302,6 +325,8 @@ def field_outcomes(template: Template, at: str, env: Mapping) -> list[Outcome]:
 def row_outcomes(template: Template, level1: str, indicator: Indicator | None) -> list[Outcome]:
     """The row rules on one row of the indicator block (indicator None: an empty row)."""
     env = row_env(indicator)
+    if indicator is not None:
+        env["value"] = typed_value(env.get("value"), env.get("type"), template)
     return [Outcome(r, r.fires(env), r.text()) for r in template.live_rules("row")
             if r.table is None and r.applies(level1)]
 

@@ -72,25 +72,33 @@ def test_a_row_inserted_inside_a_group_is_checked_live_and_by_check(tmp_path, un
 TYPED_FORMS = tuple(f for f in FORMS if {"type", "value", "unit"} <= set(load_template(f).col))
 
 
+TYPED = {"percent": (("100%", "%"), ("95%", "")),          # typed with %, the unit once left empty
+         "text": (("'100", "%"), ("' 95", "%"))}           # numbers typed as text ('100: a text cell)
+
+
+@pytest.mark.parametrize("typed", sorted(TYPED))
 @pytest.mark.parametrize("form", TYPED_FORMS)
-def test_percentages_typed_with_a_percent_sign_agree_live_and_by_check(tmp_path, uno, form):
+def test_typed_values_agree_live_and_by_check(tmp_path, uno, form, typed):
     """A clerk types 100% and 95% at the keyboard (LibreOffice stores 1 and 0.95 shown as
-    percentages), once with the unit % filled in and once without. perfxl check reads them as 100
-    and 95 (each with a warning); the live checks must say the same: no 资金投入率 error, no
-    满意度 range warning, and the title's status counts what check counts."""
+    percentages), once with the unit % filled in and once without; or types them as text ('100).
+    perfxl check reads them as 100 and 95 (each with a warning); the live checks must say the
+    same: no 资金投入率 error, no "not a number" error, no 满意度 range warning, and the title's
+    status counts what check counts."""
     template = load_template(form)
     book = perfxl.blank(tmp_path / "blank.xlsx", template=form, rows=2)
     ws = openpyxl.load_workbook(book).worksheets[0]
     _, first = _first_group_rows(ws, template)
     letter = {k: col_letter(template.col[k]) for k in ("name", "type", "value", "unit")}
     edits = {}
-    for row, (name, value, unit) in zip((first, first + 1), (("资金投入率", "100%", "%"), ("覆盖率", "95%", ""))):
-        edits.update({f"{letter['name']}{row}": name, f"{letter['type']}{row}": "=" if value == "100%" else "≥",
+    for row, name, sign, (value, unit) in zip((first, first + 1), ("资金投入率", "覆盖率"), "=≥", TYPED[typed]):
+        edits.update({f"{letter['name']}{row}": name, f"{letter['type']}{row}": sign,
                       f"{letter['value']}{row}~": value})
         if unit:
             edits[f"{letter['unit']}{row}"] = unit
-    typed = uno.type_into(book, tmp_path / "typed.xlsx", edits)
-    assert openpyxl.load_workbook(typed).worksheets[0][f"{letter['value']}{first}"].number_format.endswith("%")
+    typed_book = uno.type_into(book, tmp_path / "typed.xlsx", edits)
+    cell = openpyxl.load_workbook(typed_book).worksheets[0][f"{letter['value']}{first}"]
+    assert cell.number_format.endswith("%") if typed == "percent" else cell.data_type == "s"
+    typed = typed_book
 
     result = perfxl.read(typed)
     rows = [i for block in (MAIN_BLOCK, *result.spec.projects[0].blocks)
