@@ -1,7 +1,7 @@
 """`perfxl diff`: what changed between two specs or workbooks, project by project.
 
-Projects are matched by 填报单位 and 项目名称 (by 项目名称 alone where one side has no 填报单位 and
-the name is unique), indicator rows by block, 一级, 二级 and 三级 name (the n-th row of a name
+Projects are matched by 填报单位 and 项目名称 (by 项目名称 alone where the 填报单位 differs, as when a
+unit was renamed, and the name is left once on each side; the 填报单位 is then a changed field), indicator rows by block, 一级, 二级 and 三级 name (the n-th row of a name
 with the n-th), flat-table rows by their first column. A change names the field or column by
 the form's label: `产出指标/数量指标/铁路运输业务重箱量: 指标值 80000 → 90000`.
 
@@ -100,9 +100,9 @@ def _match(old: list[Project], new: list[Project]) -> list[tuple[Project | None,
         else:
             left.append(p)
     rest = [p for ps in by_key.values() for p in ps]
-    for p in left:
+    for p in left:           # a unit renamed, or not written on one side: the one project of the name
         named = [q for q in rest if q.name == p.name]
-        if len(named) == 1 and (p.unit is None or named[0].unit is None):
+        if len(named) == 1 and sum(o.name == p.name for o in left) == 1:
             pairs.append((p, named[0]))
             rest.remove(named[0])
         else:

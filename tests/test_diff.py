@@ -120,3 +120,13 @@ def test_json_and_exit_codes(tmp_path, capsys):
     assert main(["diff", str(EXAMPLE), str(tmp_path / "bad.xlsx")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "bad.xlsx" in err[0]
+
+
+def test_a_renamed_unit_still_matches_its_projects():
+    last = perfxl.load_spec(EXAMPLE)
+    this = copy.deepcopy(last)
+    for project in this.projects:
+        project.unit = "新的单位"
+    changes = diff(last, this, "last_year")
+    assert {(c.what, c.column, c.old, c.new) for c in changes if c.kind != "copied"} == {
+        ("field", "填报单位", "外经科公共专项", "新的单位")}
