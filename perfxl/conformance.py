@@ -203,7 +203,8 @@ def _plan_is_check(spec: Spec, template: Template, book: Path) -> str:
 def _broken(spec: Spec) -> Spec:
     """The example with every indicator's value blanked and its type removed from every other
     row, and of those some values typed as text (a number, ' 95 ', and text that is no number
-    to the typed helper, '5.'): the live rules then have something to find."""
+    to the typed helper, '5.') or with the unit typed into the value cell ('85 %'): the live
+    rules then have something to find."""
     import copy
 
     broken = Spec(copy.deepcopy(spec.projects), spec.template, spec.source, spec.form)
@@ -212,6 +213,8 @@ def _broken(spec: Spec) -> Spec:
         for i, (_, _, item) in enumerate(rows):
             if i % 2 == 0:
                 item.value = None
+            elif i % 3 == 2 and isinstance(item.value, (int, float)) and spec.form.is_quantitative(item.type):
+                item.value, item.unit = f"{item.value} {item.unit or '个'}", None     # the unit typed in
             else:
                 item.type = None
                 if i % 3 == 1 and isinstance(item.value, (int, float)):

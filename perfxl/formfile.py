@@ -261,7 +261,7 @@ SCHEMA = {
                "label": {"font?": "text", "size?": "number", "bold?": "bool", "italic?": "bool"},
                "line_height": "number", "blank_text_lines": "number", "money_format": "text"},
     "checks": {"mark_col": "column", "count_col": "column", "width": "number", "passed": "text", "failed": "text",
-               "inserted?": "text", "value_col?": "column", "unit_col?": "column"},
+               "inserted?": "text", "value_col?": "column", "unit_col?": "column", "rest_col?": "column"},
     "validation": {"list_sheet": "text", "input_title": "text", "input_message": "text",
                    "error_title": "text", "error_message": "text"},
     "names?": {"*": "text"},
@@ -397,7 +397,7 @@ def check_geometry(form: FormData):
             form.fail(f'shared_labels 只给共有栏目起名：{"、".join(SHARED_KEYS)}，不是 "{key}"', "shared_labels", key)
     checks = data["checks"]
     seen_checks: dict[str, str] = {}
-    for key in ("mark_col", "count_col", "value_col", "unit_col"):
+    for key in ("mark_col", "count_col", "value_col", "unit_col", "rest_col"):
         if key not in checks:
             continue
         if col_index(checks[key]) <= width:
@@ -406,8 +406,9 @@ def check_geometry(form: FormData):
         if checks[key] in seen_checks:
             form.fail(f"{seen_checks[checks[key]]} 与 {key} 不能是同一列", "checks", key)
         seen_checks[checks[key]] = key
-    if ("value_col" in checks) != ("unit_col" in checks):
-        form.fail("value_col 与 unit_col 应同时给出（或都不给）", "checks", "value_col" if "value_col" in checks else "unit_col")
+    helpers = [k for k in ("value_col", "unit_col", "rest_col") if k in checks]
+    if helpers and len(helpers) != 3:
+        form.fail("value_col、unit_col 与 rest_col 应同时给出（或都不给）", "checks", helpers[0])
     if "value_col" in checks and not {"type", "value", "unit"} <= {c["key"] for c in data["indicators"]["columns"]}:
         form.fail("value_col 与 unit_col 只用于有指标值类型、指标值和度量单位三列（type、value、unit）的表样",
                   "checks", "value_col")

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from .model import Indicator, Project
 from .expr import RowsRefs, quote
 from .formula import names_used
-from .rules import (DIGITS, NUMBER_START, Outcome, Rule, column_sum, entry_outcomes, field_env, field_outcomes,
-                    group_outcomes, row_env, row_outcomes, typed_value)
+from .rules import (DIGITS, NUMBER_START, Outcome, Rule, column_sum, entry_outcomes, excel_trim, field_env,
+                    field_outcomes, glued_rest, group_outcomes, is_number_text, row_env, row_outcomes, typed_value)
 from .template import MAIN_BLOCK, FlatTable, Template, col_letter
 
 
@@ -209,7 +209,7 @@ class _Planner:
             if "type" in t.col:
                 self.plan.type_cells.append((self.row, t.col["type"]))
             if t.typed_cols:
-                self.typed_cells(typed_value(env.get("value"), env.get("type"), t))
+                self.typed_cells(env.get("value"), *typed_value(env.get("value"), env.get("type"), env.get("unit"), t))
             if item is not None or not self.input_rows:     # a blank form's input rows keep no fixed
                 self.plan.heights.setdefault(self.row, 22)      # height: they grow as a clerk types
             self.row_rule_marks(level1, item)
@@ -366,34 +366,50 @@ class _Planner:
                 self.plan.highlights.append(Highlight(
                     [(first, c, last, c) for c in cols], self.row_condition(rule, first), rule.severity))
 
-    def typed_cells(self, value):
+    def typed_cells(self, raw, value, unit):
         """The hidden cells holding this row's 指标值 and 度量单位 as perfxl reads them: a number
-        shown as a percentage (a clerk typed 95%) is 95, and its empty unit %; a number typed
-        as text ('95, on a row that is not 定性) is that number (rules.is_number_text); otherwise
-        the value cell itself decides (the value helper is then "", the unit helper "").
-        `value`: the row's 指标值 as its rules see it (rules.typed_value), the cached result."""
+        shown as a percentage (a clerk typed 95%) is 95, and its empty unit %; a number typed as
+        text on a row that is not 定性 is that number; a unit typed into the value cell of a
+        quantitative row (100公里) is split off (rules.typed_value); otherwise the value cell
+        itself decides (the value helper is then "", the unit helper ""). The third helper holds
+        the value's text after its first character with digits and points taken out: "" for a
+        number, the unit (with the spaces before it) for 100公里. `raw`: the row's 指标值 as
+        written; `value`, `unit`: as its rules see them, the helpers' cached results."""
         t = self.t
-        v, u = (ref(self.row, t.col[k]) for k in ("value", "unit"))
-        percent = f'LEFT(CELL("format",{v}))="P"'
+        v, u, ty = (ref(self.row, t.col[k]) for k in ("value", "unit", "type"))
+        rest, unit_helper = (ref(self.row, t.typed_cols[k]) for k in ("rest", "unit"))
         text = f"TRIM({v})"
-        rest = f"MID({text},2,LEN({text}))"
-        for digit in DIGITS + ".":
-            rest = f'SUBSTITUTE({rest},"{digit}","")'
-        is_text_number = (f'AND(LEN({text})>0,ISNUMBER(FIND(LEFT({text},1),"{NUMBER_START}")),{rest}="",'
-                          f'LEN({text})-LEN(SUBSTITUTE({text},".",""))<=1,ISNUMBER(FIND(RIGHT({text},1),"{DIGITS}")))')
-        if "type" in t.col:
-            is_text_number = f'AND(TRIM({ref(self.row, t.col["type"])})<>{quote(t.qualitative)},{is_text_number})'
+        percent = f'LEFT(CELL("format",{v}))="P"'
+        starts = f'ISNUMBER(FIND(LEFT({text},1),"{NUMBER_START}"))'
+
+        def number_ending(expr: str) -> str:       # at most one point, a digit last
+            return (f'LEN({expr})-LEN(SUBSTITUTE({expr},".",""))<=1,'
+                    f'ISNUMBER(FIND(RIGHT({expr},1),"{DIGITS}"))')
+        number_text = (f'AND(TRIM({ty})<>{quote(t.qualitative)},LEN({text})>0,{starts},{rest}="",'
+                       f'{number_ending(text)})')
+        before = f"LEFT({text},LEN({text})-LEN({rest}))"        # the number before a glued unit
+        kinds = ",".join(f"TRIM({ty})={quote(k)}" for k in t.quantitative)
+        glued_unit = f"TRIM({rest})"
+        glued = ",".join([
+            f"OR({kinds})", f"LEN({text})>0", starts, f"LEN({rest})>0", f"RIGHT({text},LEN({rest}))={rest}",
+            f"LEN({glued_unit})<=8", f'ISERROR(FIND(" ",{glued_unit}))', f'ISERROR(FIND(LEFT({glued_unit},1),",+-"))',
+            number_ending(before), f'OR(TRIM({u})="",TRIM({u})={glued_unit})'])
         number = value if isinstance(value, (int, float)) and not isinstance(value, bool) else ""
+        split = isinstance(raw, str) and number != "" and not is_number_text(excel_trim(raw))
+        rest_value = glued_rest(excel_trim(raw)) if isinstance(raw, str) else ""
+        self.plan.cells.append(PlannedCell(self.row, t.typed_cols["rest"], rest_value, "count", formula=(
+            f'IF(ISNUMBER({v}),"",{_without_digits(f"MID({text},2,LEN({text}))")})')))
+        self.plan.cells.append(PlannedCell(self.row, t.typed_cols["unit"], unit if split else "", "count", formula=(
+            f'IF(ISNUMBER({v}),IF(AND(TRIM({u})="",{percent}),"%",""),IF(AND({glued}),{glued_unit},""))')))
         self.plan.cells.append(PlannedCell(self.row, t.typed_cols["value"], number, "count", formula=(
-            f'IF(ISNUMBER({v}),IF({percent},ROUND({v}*100,9),{v}),IF({is_text_number},VALUE({text}),""))')))
-        self.plan.cells.append(PlannedCell(self.row, self.t.typed_cols["unit"], "", "count",
-                                           formula=f'IF(AND(TRIM({u})="",ISNUMBER({v})),IF({percent},"%",""),"")'))
+            f'IF(ISNUMBER({v}),IF({percent},ROUND({v}*100,9),{v}),'
+            f'IF({number_text},VALUE({text}),IF({unit_helper}<>"",VALUE({before}),"")))')))
 
     def row_refs(self, table: str | None, at, refs: dict) -> dict:
         """The references a row rule's names stand for, `at(col)` giving a column's reference: the
         columns of the flat table `table`, or of the indicator rows (table None), whose value and
         unit go through their typed helpers where the form has them (the helper when it holds a
-        number or %, else the cell itself, as on rows a clerk inserted)."""
+        number or a unit, else the cell itself, as on rows a clerk inserted)."""
         t = self.t
         if table is not None:
             refs.update((c.key, at(c.first)) for c in t.table(table).columns)
@@ -402,7 +418,7 @@ class _Planner:
         if t.typed_cols:
             value, unit = at(t.typed_cols["value"]), at(t.typed_cols["unit"])
             refs["value"] = f"IF(ISNUMBER({value}),{value},{refs['value']})"
-            refs["unit"] = f'IF({unit}="%",{unit},{refs["unit"]})'
+            refs["unit"] = f'IF({unit}<>"",{unit},{refs["unit"]})'
         return refs
 
     def inserted_rows(self, header: int, runs: list[tuple[int, int, list[Rule]]], table: str | None = None):
@@ -454,6 +470,13 @@ class _Planner:
         self.plan.cells.append(PlannedCell(self.status_row, t.mark_col, status, "status", formula=formula))
         self.plan.status = status
         self.plan.problems = total
+
+
+def _without_digits(expr: str) -> str:
+    """A formula: `expr` with its digits and points taken out (SUBSTITUTE, in every engine)."""
+    for ch in DIGITS + ".":
+        expr = f'SUBSTITUTE({expr},"{ch}","")'
+    return expr
 
 
 def plan_table(template: Template, project: Project | None, first_row: int = 0,

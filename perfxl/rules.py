@@ -131,14 +131,46 @@ def is_number_text(text: str) -> bool:
             and text.count(".") <= 1 and text[-1] in DIGITS)
 
 
-def typed_value(value, value_type, template: Template):
-    """An indicator's 指标值 as its row rules see it: on a form with the typed helpers, a number
-    typed as text on a row that is not 定性 is that number (as `perfxl read` reads it)."""
-    if template.typed_cols and isinstance(value, str) and value_type != template.qualitative:
-        text = value.strip(" ")
-        if is_number_text(text):
-            return normalise_number(float(text))
-    return value
+def glued_rest(text: str) -> str:
+    """The text after its first character with digits and points taken out (the third helper)."""
+    return "".join(c for c in text[1:] if c not in DIGITS + ".")
+
+
+def glued_text(text: str) -> tuple[str, str] | None:
+    """(number, unit) of a unit typed into the value cell ('100公里', '-2.5 万元', '95%'), as the
+    hidden unit helper's formula splits it: the digits and points after the first character
+    taken away leave the unit, which must end the text, take 1 to 8 characters without a space
+    and not start with , + or -; what stands before it must be a number (is_number_text)."""
+    if not text or text[0] not in NUMBER_START:
+        return None
+    rest = glued_rest(text)
+    unit = excel_trim(rest)
+    if not rest or not text.endswith(rest) or not 1 <= len(unit) <= 8 or " " in unit or unit[0] in ",+-":
+        return None
+    number = excel_trim(text[:len(text) - len(rest)])
+    return (number, unit) if is_number_text(number) else None
+
+
+def typed_value(value, value_type, unit, template: Template) -> tuple:
+    """An indicator's (指标值, 度量单位) as its row rules see them, as `perfxl read` reads them: on a
+    form with the typed helpers, a number typed as text on a row that is not 定性 is that number;
+    a unit typed into the value cell of a quantitative row ('100公里') is split off, where the
+    unit cell is empty or says the same."""
+    if not template.typed_cols or not isinstance(value, str):
+        return value, unit
+    text = excel_trim(value)
+    if value_type != template.qualitative and is_number_text(text):
+        return normalise_number(float(text)), unit
+    if template.is_quantitative(value_type):
+        split = glued_text(text)
+        if split is not None and excel_trim(unit or "") in ("", split[1]):
+            return normalise_number(float(split[0])), split[1]
+    return value, unit
+
+
+def excel_trim(text: str) -> str:
+    """Excel's TRIM: spaces (only U+0020) off both ends, and each run inside down to one."""
+    return " ".join(part for part in text.split(" ") if part)
 
 
 def row_env(indicator: Indicator | None) -> dict:
@@ -326,7 +358,7 @@ def row_outcomes(template: Template, level1: str, indicator: Indicator | None) -
     """The row rules on one row of the indicator block (indicator None: an empty row)."""
     env = row_env(indicator)
     if indicator is not None:
-        env["value"] = typed_value(env.get("value"), env.get("type"), template)
+        env["value"], env["unit"] = typed_value(env.get("value"), env.get("type"), env.get("unit"), template)
     return [Outcome(r, r.fires(env), r.text()) for r in template.live_rules("row")
             if r.table is None and r.applies(level1)]
 

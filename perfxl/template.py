@@ -167,7 +167,7 @@ class Template:
         self.mark_col = col_index(checks["mark_col"])
         self.count_col = col_index(checks["count_col"])
         # hidden: 指标值 and 度量单位 as perfxl reads a typed percentage (95% → 95, unit %)
-        self.typed_cols = {k: col_index(checks[f"{k}_col"]) for k in ("value", "unit") if f"{k}_col" in checks}
+        self.typed_cols = {k: col_index(checks[f"{k}_col"]) for k in ("value", "unit", "rest") if f"{k}_col" in checks}
         self.check_cols = (self.mark_col, self.count_col, *self.typed_cols.values())
         self.checks = checks
         self.validation = data["validation"]

@@ -199,7 +199,7 @@ def write_workbook(path: str | os.PathLike, template: Template, sheets: Iterable
 
 # Functions of every Excel version: XlsxWriter never prefixes them with _xlfn.
 PLAIN_FUNCTIONS = frozenset({"IF", "AND", "OR", "NOT", "TRIM", "ISNUMBER", "ISBLANK", "LEN", "SUBSTITUTE", "SUM",
-                             "CELL", "LEFT", "ROUND", "ABS", "IFERROR", "MID", "RIGHT", "FIND", "VALUE",
+                             "CELL", "LEFT", "ROUND", "ABS", "IFERROR", "MID", "RIGHT", "FIND", "VALUE", "ISERROR",
                              "SUMPRODUCT"})
 CALL = re.compile(r"([\w.]+)\(")
 

@@ -73,7 +73,8 @@ TYPED_FORMS = tuple(f for f in FORMS if {"type", "value", "unit"} <= set(load_te
 
 
 TYPED = {"percent": (("100%", "%"), ("95%", "")),          # typed with %, the unit once left empty
-         "text": (("'100", "%"), ("' 95", "%"))}           # numbers typed as text ('100: a text cell)
+         "text": (("'100", "%"), ("' 95", "%")),           # numbers typed as text ('100: a text cell)
+         "glued": (("'100%", ""), ("'95 %", "%"))}         # the unit typed into the value cell
 
 
 @pytest.mark.parametrize("typed", sorted(TYPED))

@@ -275,3 +275,16 @@ def test_a_variant_gives_its_skeleton_whole(tmp_path):
     assert list(form.skeleton) == ["产出指标", "效益指标", "满意度"]
     assert form.skeleton["产出指标"][-1] == "成本指标"
     assert "P-INVEST-MISSING" not in {r.id for r in form.rules}
+
+
+def test_the_typed_helpers_come_together(tmp_path):
+    from perfxl.errors import TemplateError
+    from perfxl.formfile import shipped_dir
+
+    text = (shipped_dir() / "project-expenditure.yaml").read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines() if not line.startswith("  rest_col:")]
+    (tmp_path / "mine.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    for name in ("instructions.md.j2",):
+        (tmp_path / name).write_text((shipped_dir() / name).read_text(encoding="utf-8"), encoding="utf-8")
+    with pytest.raises(TemplateError, match="value_col、unit_col 与 rest_col 应同时给出"):
+        perfxl.load_template(str(tmp_path / "mine.yaml"))

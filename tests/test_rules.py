@@ -139,3 +139,36 @@ def test_rules_have_unique_ids_severities_and_one_way_to_run():
     for rule in RULES:
         assert rule.severity in ("error", "warning") and re.fullmatch(r"P-[A-Z0-9-]+", rule.id)
         assert (rule.test is None) == (rule.scope == "record") == (rule.builtin is not None), rule.id
+
+
+@pytest.mark.parametrize("text, number", [
+    ("95", True), ("-2.5", True), ("+7", True), (".5", True), ("0005", True),
+    ("5.", False), ("1,500", False), ("1e5", False), ("-", False), (".", False), ("", False), ("9 5", False),
+    ("９５", False), ("--5", False), ("5-3", False), ("1.2.3", False)])
+def test_number_text_is_what_every_engine_reads_alike(text, number):
+    from perfxl.rules import is_number_text
+
+    assert is_number_text(text) is number
+
+
+@pytest.mark.parametrize("text, split", [
+    ("100公里", ("100", "公里")), ("95 %", ("95", "%")), ("-2.5万元", ("-2.5", "万元")), ("1600 元/亩", ("1600", "元/亩")),
+    ("100", None), ("公里100", None), ("1公2里", None), ("100 平方 米", None), ("5 个个个个个个个个个", None), ("5 个个个个个个个个", ("5", "个个个个个个个个")),
+    ("5.公里", None), ("1,500元", None), ("5-", None)])
+def test_a_glued_unit_is_split_as_the_unit_helper_splits_it(text, split):
+    from perfxl.rules import glued_text
+
+    assert glued_text(text) == split
+
+
+def test_typed_values_on_a_form_with_the_helpers():
+    from perfxl.rules import typed_value
+
+    form = perfxl.load_template()
+    assert typed_value(" 95 ", "≥", "%", form) == (95, "%")
+    assert typed_value("95", "定性", None, form) == ("95", None)           # a 定性 value stays text
+    assert typed_value("100公里", "≥", None, form) == (100, "公里")
+    assert typed_value("100公里", "≥", " 公里 ", form) == (100, "公里")
+    assert typed_value("100公里", "≥", "米", form) == ("100公里", "米")     # the unit cell says otherwise
+    assert typed_value("100公里", None, None, form) == ("100公里", None)    # no type: nothing to split for
+    assert typed_value("100公里", "≥", None, perfxl.load_template("county-project")) == ("100公里", None)   # no helpers
