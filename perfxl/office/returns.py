@@ -5,9 +5,9 @@ sheet (the form's `review_sheet`), linked to the cell; the workbook opens on tha
 department fixes the tables in place and sends the file back: it reads as any return (the
 reader passes over the 审核意见 sheet), and its newer date makes it win over the first return.
 
-The findings are those of `perfxl check` on the re-rendered tables themselves: rendering is
-deterministic, so the tables are drawn once to a scratch file, read back and checked there, and
-drawn again with the findings at the cells they point at.
+The findings are those of `perfxl check` on the re-rendered tables themselves, at the cells the
+layout draws them in (perfxl.check.findings_as_drawn reads the layout plans back as the reader
+reads a sheet).
 """
 from __future__ import annotations
 
