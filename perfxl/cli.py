@@ -250,6 +250,7 @@ def cmd_diff(args) -> int:
 def cmd_export(args) -> int:
     from .check import load_source
     from .flat import write_flat
+    from .template import form_of
 
     if not args.flat:
         raise PerfxlError("请给出导出的格式：--flat（预算管理一体化系统的平铺格式，每个指标一行）")
@@ -258,15 +259,9 @@ def cmd_export(args) -> int:
         say(f"perfxl: 注意：{note}")
     for note in write_flat(spec, args.output, merge_value=args.merge_value):
         say(f"perfxl: 注意：{note}")
-    rows = sum(1 for p in spec.projects for block, _ in _blocks(spec, p) for _ in p.rows(block))
+    rows = sum(1 for p in spec.projects for block, _ in form_of(spec, p).blocks() for _ in p.rows(block))
     say(f"{args.output}：{len(spec.projects)} 张表，{rows} 个指标")
     return EXIT_OK
-
-
-def _blocks(spec, project):
-    from .template import form_of
-
-    return form_of(spec, project).blocks()
 
 
 def cmd_preview(args) -> int:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from .errors import short
 from .model import SHARED_KEYS, Project, Spec
 from .template import MAIN_BLOCK, Template, form_of
 
@@ -60,10 +61,7 @@ class Change:
 
 
 def _show(value) -> str:
-    if value is None or value == "":
-        return "（空）"
-    text = str(value).replace("\n", "⏎")
-    return text if len(text) <= 40 else text[:40] + "…"
+    return "（空）" if value is None or value == "" else short(str(value), 40)
 
 
 def diff(old: Spec, new: Spec, reading: str | None = None) -> list[Change]:

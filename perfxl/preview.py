@@ -13,10 +13,9 @@ import os
 from dataclasses import dataclass, field
 
 from .model import Spec
-from .rules import ERROR, WARNING
+from .rules import ERROR, SEVERITY_WORDS
 from .template import col_letter, form_of, shipped_dir
 
-SEVERITY_WORDS = {ERROR: "错误", WARNING: "警告"}
 PASSED = "未发现问题"
 SKIPPED_STYLES = {"mark", "count", "status"}      # the live check columns: the page lists findings instead
 # A4 landscape less the page's 12 mm margins, in CSS pixels (96 per inch): a table is zoomed to fit

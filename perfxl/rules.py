@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from .template import Template
 
 ERROR, WARNING = "error", "warning"
+SEVERITY_WORDS = {ERROR: "错误", WARNING: "警告"}     # how the users' pages say them
 SCOPES = ("field", "row", "group", "record")
 
 

@@ -1,7 +1,9 @@
-"""The only module that touches XlsxWriter: table plans in, a workbook file out.
+"""The writer of the form workbooks (XlsxWriter): table plans in, a workbook file out; and the
+XlsxWriter plumbing perfxl.office.tablebook writes its plain tables with (write_xlsx, write_value).
 
 Writes through perfxl.output.write_atomically, so a failure never leaves a half-written
-workbook; XlsxWriter's own part files go to a private folder removed afterwards. Document dates are fixed: the same plans give the same bytes.
+workbook; XlsxWriter's own part files go to a private folder removed afterwards. Document dates
+are fixed: the same plans give the same bytes.
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import xlsxwriter
@@ -110,10 +112,11 @@ def _write_cell(ws, cell, fmt):
     elif cell.formula is not None:
         ws.write_formula(cell.row, cell.col, "=" + cell.formula, fmt, cell.value)
     elif not cell.merged or (cell.value is not None and cell.value != ""):
-        _write_value(ws, cell.row, cell.col, cell.value, fmt)
+        write_value(ws, cell.row, cell.col, cell.value, fmt)
 
 
-def _write_value(ws, row, col, value, fmt):
+def write_value(ws, row, col, value, fmt):
+    """One plain value: empty, a number, or text (user text is data, never a formula)."""
     if value is None or value == "":
         ws.write_blank(row, col, None, fmt)
     elif isinstance(value, bool):
@@ -194,7 +197,30 @@ def write_workbook(path: str | os.PathLike, template: Template, sheets: Iterable
                    review: ReviewSheet | None = None) -> None:
     """Write the sheets to `path` atomically (perfxl.output): complete, or not at all. `mark`
     becomes the custom document property `perfxl`; `review` adds a sheet of findings."""
-    write_atomically(path, lambda tmp: _write(tmp, template, sheets, extra_text_sheet, mark, review))
+    write_xlsx(path, lambda tmp, parts: _write_book(tmp, template, sheets, extra_text_sheet, parts, mark, review))
+
+
+def write_xlsx(path: str | os.PathLike, build: Callable[[str, str], None]) -> None:
+    """`build(temporary path, parts folder)` writes an XlsxWriter workbook (its part files go to the
+    private parts folder, removed whatever happens); the file then moves to `path` atomically.
+
+    Written without the cyclic garbage collector: XlsxWriter keeps millions of small objects, no
+    cycles among them, and full collections over them made 10,000 tables ~1.5× slower."""
+    def write(tmp: str):
+        collecting = gc.isenabled()
+        gc.disable()
+        parts = temporary_name(tempfile.gettempdir())
+        try:
+            os.mkdir(parts, 0o700)
+            build(tmp, parts)
+        except FileCreateError as exc:                  # XlsxWriter's wrapper of the OSError (a full disk)
+            cause = exc.args[0] if exc.args and isinstance(exc.args[0], OSError) else OSError(str(exc))
+            raise cause from None
+        finally:
+            shutil.rmtree(parts, ignore_errors=True)
+            if collecting:
+                gc.enable()
+    write_atomically(path, write)
 
 
 # Functions of every Excel version: XlsxWriter never prefixes them with _xlfn.
@@ -245,24 +271,6 @@ class _Workbook(xlsxwriter.Workbook):
             self.worksheets_objs = sheets
         self._taken.add(name.lower())
         return name
-
-
-def _write(path: str, template: Template, sheets: Iterable[SheetPlan], extra_text_sheet, mark=None, review=None):
-    """Write without the cyclic garbage collector: XlsxWriter keeps millions of small objects,
-    no cycles among them, and full collections over them made 10,000 tables ~1.5× slower."""
-    collecting = gc.isenabled()
-    gc.disable()
-    parts = temporary_name(tempfile.gettempdir())   # XlsxWriter's part files, removed whatever happens
-    try:
-        os.mkdir(parts, 0o700)
-        _write_book(path, template, sheets, extra_text_sheet, parts, mark, review)
-    except FileCreateError as exc:                  # XlsxWriter's wrapper of the OSError (a full disk)
-        cause = exc.args[0] if exc.args and isinstance(exc.args[0], OSError) else OSError(str(exc))
-        raise cause from None
-    finally:
-        shutil.rmtree(parts, ignore_errors=True)
-        if collecting:
-            gc.enable()
 
 
 def _write_book(path: str, template: Template, sheets: Iterable[SheetPlan], extra_text_sheet, parts: str,

@@ -174,7 +174,7 @@ def test_failed_write_leaves_no_file_and_keeps_the_old_one(tmp_path, example_pat
             fh.write(b"PK half")
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(writer, "_write", broken)
+    monkeypatch.setattr(writer, "_write_book", broken)
     with pytest.raises(RuntimeError):
         perfxl.render(example_path, target)
     assert target.read_bytes() == b"old"

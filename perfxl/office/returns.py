@@ -14,11 +14,10 @@ from __future__ import annotations
 import os
 
 from ..model import Spec
-from ..rules import ERROR, WARNING
+from ..rules import SEVERITY_WORDS
 from ..template import form_of
 
 RETURN_MARK = "return"          # the `perfxl` property of a 退回 file (collect reads it as any return)
-SEVERITY_WORDS = {ERROR: "错误", WARNING: "警告"}
 REVIEW_HEADER = ["位置", "级别", "项目", "问题"]
 REVIEW_WIDTHS = [30, 7, 30, 80]
 

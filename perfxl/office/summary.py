@@ -20,14 +20,13 @@ from pathlib import Path
 
 from ..collect import Collected
 from ..errors import printable
-from ..rules import ERROR, WARNING
+from ..rules import ERROR, SEVERITY_WORDS, WARNING
 from ..template import Template, col_letter, form_of
 from .tablebook import Column, Formula, Link, Table
 
 SHEETS = ("报送情况", "项目汇总", "指标明细", "问题清单")
 FACTORS = {("元", "万元"): 0.0001, ("万元", "元"): 10000}
 MONEY_FORMATS = {"元": "#,##0.00", "万元": "#,##0.0000"}
-SEVERITY_WORDS = {ERROR: "错误", WARNING: "警告"}
 UNSAVED = "2000-01-01T00:00:00"     # the fixed date perfxl writes: a file no program has saved since
 
 

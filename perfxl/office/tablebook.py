@@ -1,22 +1,21 @@
 """Writing plain tables (the 汇总 workbook) with XlsxWriter: header rows, typed columns, links,
 formulas with their cached values, Excel tables and filters, frozen headers, A4 print setup.
 
-The only module of perfxl.office that touches XlsxWriter. Text is always written as text (a
-return's "=1+1" stays a string); a link Excel cannot hold (too long, or a `#` in the file name,
-which Excel reads as the start of the place inside the file) is written as plain text; written
-atomically (perfxl.output), with fixed document dates (the same tables give the same bytes).
+The only module of perfxl.office that touches XlsxWriter; files are written through
+perfxl.writer.write_xlsx (atomically, XlsxWriter's part files in a private folder) and values
+through its write_value, so text is always written as text (a return's "=1+1" stays a string).
+A link Excel cannot hold (too long, or a `#` in the file name, which Excel reads as the start of
+the place inside the file) is written as plain text; document dates are fixed (the same tables
+give the same bytes).
 """
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 
 import xlsxwriter
-from xlsxwriter.exceptions import FileCreateError
 
-from ..output import temporary_name, write_atomically
+from ..writer import write_value, write_xlsx
 
 MAX_LINKS = 65_530          # Excel's hyperlinks per worksheet
 MAX_LINK = 2_000            # characters of a link, kept below Excel's 2,079
@@ -73,17 +72,7 @@ class Table:
 def write_tables(path: str | os.PathLike, tables: list[Table], *, font: str, charset: int = 134,
                  mark: str | None = None, title: str = "") -> None:
     """Write the tables, one sheet each, to `path` atomically."""
-    def write(tmp: str):
-        parts = temporary_name(tempfile.gettempdir())
-        try:
-            os.mkdir(parts, 0o700)
-            _write(tmp, tables, font, charset, mark, title, parts)
-        except FileCreateError as exc:
-            cause = exc.args[0] if exc.args and isinstance(exc.args[0], OSError) else OSError(str(exc))
-            raise cause from None
-        finally:
-            shutil.rmtree(parts, ignore_errors=True)
-    write_atomically(path, write)
+    write_xlsx(path, lambda tmp, parts: _write(tmp, tables, font, charset, mark, title, parts))
 
 
 def _write(path, tables, font, charset, mark, title, parts):
@@ -159,14 +148,8 @@ def _cell(ws, r: int, c: int, value, fmt, link_fmt, links_left: bool) -> int:
         ws.write_string(r, c, value.text, fmt)
     elif isinstance(value, Formula):
         ws.write_formula(r, c, "=" + value.text, fmt, value.cached)
-    elif value is None or value == "":
-        ws.write_blank(r, c, None, fmt)
-    elif isinstance(value, bool):
-        ws.write_string(r, c, str(value), fmt)
-    elif isinstance(value, (int, float)):
-        ws.write_number(r, c, value, fmt)
     else:
-        ws.write_string(r, c, str(value), fmt)
+        write_value(ws, r, c, value, fmt)
     return 0
 
 
