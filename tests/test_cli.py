@@ -69,7 +69,7 @@ def test_an_internal_error_is_one_line_with_exit_3(tmp_path, example_path, monke
     def broken(*args, **kwargs):
         raise ZeroDivisionError("boom\nsecond line")
 
-    monkeypatch.setattr(perfxl.writer, "_write", broken)
+    monkeypatch.setattr(perfxl.writer, "_write_book", broken)
     monkeypatch.delenv("PERFXL_DEBUG", raising=False)
     assert perfxl.cli.main(["render", str(example_path), "-o", str(tmp_path / "x.xlsx")]) == 3
     err = capsys.readouterr().err
