@@ -105,3 +105,14 @@ def type_into(src: str | os.PathLike, out: str | os.PathLike, edits: dict[str, s
     if result.returncode != 0 or not Path(out).exists():
         raise RuntimeError(f"typing through UNO failed ({result.returncode}): {result.stderr[-2000:]}")
     return Path(out)
+
+
+def painted(typed: str | os.PathLike) -> dict[tuple[str, str], set[str]]:
+    """The cells LibreOffice paints in a workbook saved by `type_into`: (sheet, cell) → the fill
+    colours (RRGGBB) of the conditional formats whose condition holds there."""
+    import json
+
+    out: dict[tuple[str, str], set[str]] = {}
+    for sheet, cell, colour in json.loads(Path(f"{Path(typed).resolve()}.painted.json").read_text(encoding="utf-8")):
+        out.setdefault((sheet, cell), set()).add(colour)
+    return out

@@ -6,7 +6,9 @@ from __future__ import annotations
 import openpyxl
 import pytest
 
+import lo
 import perfxl
+from perfxl.writer import CF_FORMATS
 from perfxl.template import MAIN_BLOCK, col_letter, load_template
 
 FORMS = ("county-project", "department-overall", "project-declaration", "project-expenditure")
@@ -15,6 +17,25 @@ FORMS = ("county-project", "department-overall", "project-declaration", "project
 def _live(findings, template) -> list:
     live = {r.id for r in template.rules if r.test is not None}
     return [f for f in findings if f.rule in live]
+
+
+def _painted_agree(typed, template, findings):
+    """The cells LibreOffice paints after recalculating the typed workbook are exactly the blamed
+    cells of `perfxl check`'s findings of painted row rules, each in its severity's colour."""
+    rules = {r.id: r for r in template.rules}
+    expected: dict = {}
+    for f in findings:
+        rule = rules[f.rule]
+        if rule.scope != "row" or not rule.paint:
+            continue
+        sheet, cell = f.location.split("!")[-2:]
+        row = cell.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+        cols = ({c.key: c.first for c in template.table(rule.table).columns} if rule.table
+                else template.col)
+        for key in rule.blame:
+            expected.setdefault((sheet, f"{col_letter(cols[key])}{row}"), set()).add(
+                CF_FORMATS[f.severity]["bg_color"].lstrip("#"))
+    assert lo.painted(typed) == expected
 
 
 def _first_group_rows(ws, template) -> tuple[int, int]:
@@ -60,6 +81,7 @@ def test_a_row_inserted_inside_a_group_is_checked_live_and_by_check(tmp_path, un
         assert inserted in (None, ""), inserted
     if "type" in template.col:
         assert at_new, findings                       # 五 under ≥ is no number: found at the new row
+    _painted_agree(typed, template, findings)
     back = perfxl.read(typed)
     project = back.spec.projects[0]
     names = [i.name for block in (MAIN_BLOCK, *project.blocks) for _, _, i in project.rows(block)]
@@ -112,3 +134,4 @@ def test_typed_values_agree_live_and_by_check(tmp_path, uno, form, typed):
         assert not any("资金投入率" in m or "数字" in m or "度量单位" in m for m in at_row), at_row
         assert (values.cell(row, template.mark_col + 1).value or "") == "".join(at_row), row
     assert values.cell(1, template.mark_col + 1).value == template.checks["failed"].format(n=len(findings))
+    _painted_agree(typed, template, findings)
