@@ -11,6 +11,7 @@ import math
 import unicodedata
 from dataclasses import dataclass, field
 
+from .errors import TemplateError
 from .model import Indicator, Project
 from .expr import RowsRefs, quote
 from .formula import names_used
@@ -316,13 +317,13 @@ class _Planner:
                 self.plan.highlights.append(Highlight([(r, c, r, c) for r, c in places if r == row],
                                                       condition, rule.severity))
 
-    def row_condition(self, rule: Rule, row: int) -> str:
+    def row_condition(self, rule: Rule, row: int, percent: str | None = None) -> str:
         """The rule's formula over the cells of one row (an indicator row, or a row of the rule's
-        flat table), built once per table with ROW for the row number."""
-        text = self.row_texts.get(rule.id)
+        flat table), built once per table with ROW for the row number; `percent` as row_refs."""
+        text = self.row_texts.get((rule.id, percent))
         if text is None:
-            refs = self.row_refs(rule.table, lambda col: f"${col_letter(col)}{ROW}", {})
-            text = self.row_texts[rule.id] = rule.formula(refs)
+            refs = self.row_refs(rule.table, lambda col: f"${col_letter(col)}{ROW}", {}, percent)
+            text = self.row_texts[rule.id, percent] = rule.formula(refs)
         return text.replace(ROW, str(row + 1))
 
     def row_rule_marks(self, level1: str, item: Indicator | None):
@@ -364,7 +365,7 @@ class _Planner:
             if rule.paint:
                 cols = [self.t.col[k] for k in rule.blame]
                 self.plan.highlights.append(Highlight(
-                    [(first, c, last, c) for c in cols], self.row_condition(rule, first), rule.severity))
+                    [(first, c, last, c) for c in cols], self.row_condition(rule, first, "cell"), rule.severity))
 
     def typed_cells(self, raw, value, unit):
         """The hidden cells holding this row's 指标值 and 度量单位 as perfxl reads them: a number
@@ -405,20 +406,32 @@ class _Planner:
             f'IF(ISNUMBER({v}),IF({percent},ROUND({v}*100,9),{v}),'
             f'IF({number_text},VALUE({text}),IF({unit_helper}<>"",VALUE({before}),"")))')))
 
-    def row_refs(self, table: str | None, at, refs: dict) -> dict:
+    def row_refs(self, table: str | None, at, refs: dict, percent: str | None = None) -> dict:
         """The references a row rule's names stand for, `at(col)` giving a column's reference: the
         columns of the flat table `table`, or of the indicator rows (table None), whose value and
         unit go through their typed helpers where the form has them (the helper when it holds a
-        number or a unit, else the cell itself, as on rows a clerk inserted)."""
+        number or a unit, else the cell itself, as on rows a clerk inserted, which have no
+        helpers). `percent` says how such a row's number is taken: None as it is; "cell" as a
+        percentage where its cell is shown as one (CELL: one cell at a time, as a conditional
+        format is evaluated); "yes" always as a percentage (for ranges: inserted_rows)."""
         t = self.t
         if table is not None:
             refs.update((c.key, at(c.first)) for c in t.table(table).columns)
             return refs
         refs.update((c.key, at(c.col)) for c in t.columns)
         if t.typed_cols:
-            value, unit = at(t.typed_cols["value"]), at(t.typed_cols["unit"])
-            refs["value"] = f"IF(ISNUMBER({value}),{value},{refs['value']})"
-            refs["unit"] = f'IF({unit}<>"",{unit},{refs["unit"]})'
+            value, unit, raw, raw_unit = at(t.typed_cols["value"]), at(t.typed_cols["unit"]), refs["value"], refs["unit"]
+            if percent is not None:
+                shown = f'IF(TRIM({raw_unit})="","%",{raw_unit})'
+                if percent == "cell":
+                    test = f'LEFT(CELL("format",{raw}))="P"'
+                    raw, raw_unit = (f"IF(ISNUMBER({raw}),IF({test},ROUND({raw}*100,9),{raw}),{raw})",
+                                     f"IF(ISNUMBER({raw}),IF({test},{shown},{raw_unit}),{raw_unit})")
+                else:
+                    raw, raw_unit = (f"IF(ISNUMBER({raw}),ROUND({raw}*100,9),{raw})",
+                                     f"IF(ISNUMBER({raw}),{shown},{raw_unit})")
+            refs["value"] = f"IF(ISNUMBER({value}),{value},{raw})"
+            refs["unit"] = f'IF({unit}<>"",{unit},{raw_unit})'
         return refs
 
     def inserted_rows(self, header: int, runs: list[tuple[int, int, list[Rule]]], table: str | None = None):
@@ -433,8 +446,11 @@ class _Planner:
             merged.setdefault((first, last), []).extend(rules)
         terms = []
         for (first, last), rules in merged.items():
-            refs = self.row_refs(table, lambda col: f"{ref(first, col, True)}:{ref(last, col, True)}", RowsRefs())
-            tests = "+".join(f"IF({rule.formula(refs)},1,0)" for rule in rules)
+            def at(col):
+                return f"{ref(first, col, True)}:{ref(last, col, True)}"
+            refs = self.row_refs(table, at, RowsRefs())
+            as_percent = self.row_refs(table, at, RowsRefs(), "yes")
+            tests = "+".join(self.inserted_test(rule, refs, as_percent, at) for rule in rules)
             marks = f"{ref(first, t.mark_col, True)}:{ref(last, t.mark_col, True)}"
             terms.append(f"SUM(IF(ISBLANK({marks}),{tests},0))")
         if not terms:
@@ -446,6 +462,19 @@ class _Planner:
             before, _, after = text.partition("{n}")
             self.plan.cells.append(PlannedCell(header, t.mark_col, "", "mark",
                                                formula=f'IF({count}>0,{quote(before)}&{count}&{quote(after)},"")'))
+
+    def inserted_test(self, rule: Rule, refs: RowsRefs, as_percent: RowsRefs, at) -> str:
+        """1 where `rule` fires on an inserted row. A number there may have been typed as a
+        percentage (95% is stored as 0.95), which no formula over a range can tell (CELL reads one
+        cell): a rule reading the value or unit counts such a row only if it fires both on the
+        number as stored and on it as a percentage. So a typed 95% or 100% is never a false
+        problem; a rule that fires on one reading only (150% above 100 %, or 0.9 typed plainly
+        under 满意度) is painted at its cell but not counted."""
+        fires = rule.formula(refs)
+        if not self.t.typed_cols or rule.table is not None or not names_used(rule.test) & {"value", "unit"}:
+            return f"IF({fires},1,0)"
+        number = f"ISNUMBER({at(self.t.col['value'])})"
+        return f"IF({fires},IF({number},IF({rule.formula(as_percent)},1,0),1),0)"
 
     def write_marks(self, end_row: int):
         t = self.t
@@ -470,6 +499,9 @@ class _Planner:
         self.plan.cells.append(PlannedCell(self.status_row, t.mark_col, status, "status", formula=formula))
         self.plan.status = status
         self.plan.problems = total
+
+
+EXCEL_FORMULA = 8192        # characters in one cell's formula, its "=" included
 
 
 def _without_digits(expr: str) -> str:
@@ -501,4 +533,10 @@ def plan_table(template: Template, project: Project | None, first_row: int = 0,
         planner.field_rule_mark(outcome, row)
     planner.plan.last_row = planner.row - 1
     planner.write_marks(planner.plan.last_row)
+    formulas = [(c.row, c.col, c.formula) for c in planner.plan.cells if c.formula is not None]
+    formulas += [(h.ranges[0][0], h.ranges[0][1], h.formula) for h in planner.plan.highlights]
+    for row, col, formula in formulas:
+        if len(formula) >= EXCEL_FORMULA:
+            raise TemplateError(f"表样的规则太多：{col_letter(col)}{row + 1} 的检查公式有 {len(formula) + 1} 个字符，"
+                                f"Excel 最多 {EXCEL_FORMULA}；请减少或合并规则", template.source)
     return planner.plan

@@ -135,3 +135,37 @@ def test_typed_values_agree_live_and_by_check(tmp_path, uno, form, typed):
         assert (values.cell(row, template.mark_col + 1).value or "") == "".join(at_row), row
     assert values.cell(1, template.mark_col + 1).value == template.checks["failed"].format(n=len(findings))
     _painted_agree(typed, template, findings)
+
+
+@pytest.mark.parametrize("protect", [False, True], ids=["open", "protected"])
+@pytest.mark.parametrize("form", TYPED_FORMS)
+def test_percentages_typed_into_inserted_rows_agree_live_and_by_check(tmp_path, uno, form, protect):
+    """A clerk inserts two rows inside a group and types 资金投入率 = 100% (unit left empty) and
+    覆盖率 ≥ 95% (unit %) at the keyboard: the inserted rows have no typed-value helpers, yet the
+    header's count of their problems, the title's status and the painted cells agree with
+    `perfxl check`, which reads 100 % and 95 %."""
+    template = load_template(form)
+    book = perfxl.blank(tmp_path / "blank.xlsx", template=form, rows=2, protect=protect)
+    ws = openpyxl.load_workbook(book).worksheets[0]
+    header, first = _first_group_rows(ws, template)
+    letter = {k: col_letter(template.col[k]) for k in ("name", "type", "value", "unit")}
+    new = (first + 1, first + 2)
+    edits = {f"+{first + 1}": "", f"+{first + 2}": ""}
+    for row, (name, sign, value, unit) in zip(new, (("资金投入率", "=", "100%", ""), ("覆盖率", "≥", "95%", "%"))):
+        edits.update({f"{letter['name']}{row}": name, f"{letter['type']}{row}": sign,
+                      f"{letter['value']}{row}~": value})
+        if unit:
+            edits[f"{letter['unit']}{row}"] = unit
+    typed = uno.type_into(book, tmp_path / "typed.xlsx", edits)
+    assert openpyxl.load_workbook(typed).worksheets[0][f"{letter['value']}{new[0]}"].number_format.endswith("%")
+
+    rows = [i for block in (MAIN_BLOCK, *perfxl.read(typed).spec.projects[0].blocks)
+            for _, _, i in perfxl.read(typed).spec.projects[0].rows(block)]
+    assert [(i.name, i.value, i.unit) for i in rows] == [("资金投入率", 100, "%"), ("覆盖率", 95, "%")]
+    findings = _live(perfxl.check(typed), template)
+    at_new = [f for f in findings if f.location.rsplit("!", 1)[1][1:] in {str(r) for r in new}]
+    values = openpyxl.load_workbook(typed, data_only=True).worksheets[0]
+    inserted = values.cell(header, template.mark_col + 1).value
+    assert (inserted or "") == (template.checks["inserted"].format(n=len(at_new)) if at_new else ""), at_new
+    assert values.cell(1, template.mark_col + 1).value == template.checks["failed"].format(n=len(findings))
+    _painted_agree(typed, template, findings)

@@ -288,3 +288,22 @@ def test_the_typed_helpers_come_together(tmp_path):
         (tmp_path / name).write_text((shipped_dir() / name).read_text(encoding="utf-8"), encoding="utf-8")
     with pytest.raises(TemplateError, match="value_col、unit_col 与 rest_col 应同时给出"):
         perfxl.load_template(str(tmp_path / "mine.yaml"))
+
+
+def test_a_form_whose_live_check_would_pass_excels_formula_limit_is_refused_in_one_line(tmp_path):
+    """An office adds rules to its copy of a form until a joined live check (a row's messages, or
+    the inserted rows' count) would be longer than the 8,192 characters Excel takes: Excel would
+    drop it on opening, so perfxl refuses the form in one line and writes nothing."""
+    extra = "".join(f"""
+  - id: X-{n}
+    severity: warning
+    scope: row
+    blame: [value]
+    when: AND(type="定性",OR(TRIM(value)="方向{n}",TRIM(value)="提升{n}",TRIM(value)="促进{n}"),NOT(TRIM(content)<>""))
+    message: 定性指标值只有方向词（{n}）。""" for n in range(40))
+    form_file(tmp_path, TEXT.replace("\nrules:\n", "\nrules:" + extra + "\n", 1))
+    done = subprocess.run([sys.executable, "-m", "perfxl", "blank", "--template", "my-form.yaml", "-o", "out.xlsx"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "my-form.yaml" in done.stderr and "8192" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "out.xlsx").exists()
