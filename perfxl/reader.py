@@ -33,6 +33,7 @@ from .model import INDICATOR_KEYS, Entry, Indicator, Project, Spec, block_prefix
 from .rules import column_sum
 from .spec import AMOUNT_UNITS, MAX_CELL_TEXT, complete_tree
 from .recognise import recognise
+from . import textsheets
 from .template import MAIN_BLOCK, FlatTable, Template, col_letter, label_key, load_template
 from .values import is_finite_number, normalise_number, parse_number
 from .workbook import Extras, open_book
@@ -126,9 +127,11 @@ def read(path: str | os.PathLike, template: str | None = None) -> ReadResult:
                 labels[id(own)] = _Labels(own)
             if info.name in (own.instructions_sheet, own.review_sheet):
                 # perfxl's own text sheets name the form's parts in passing: read for tables, and
-                # what was said about them kept only where a table was found there after all
+                # what was said about them kept only where a table was found there after all;
+                # else whatever is not perfxl's text on them is named (perfxl.textsheets)
                 found = _Sheet(path, info.name, rows, extras, labels[id(own)], []).tables()
                 if not found:
+                    warnings.extend(_own_text_unread(path, info.name, rows))
                     continue
             sheet = _Sheet(path, info.name, rows, extras, labels[id(own)], warnings)
             found = sheet.tables()
@@ -149,6 +152,18 @@ def read(path: str | os.PathLike, template: str | None = None) -> ReadResult:
         raise WorkbookError(_nothing_found(form), path)
     modified, mark = book.properties()
     return ReadResult(Spec(projects, template or form.name, path), warnings, modified, mark)
+
+
+def _own_text_unread(path: str, name: str, rows: list[list]) -> list[ReadWarning]:
+    """Warnings for what someone typed on one of perfxl's text sheets (it is not read)."""
+    cells, area = textsheets.unread(rows)
+    if area is not None:
+        r, c = cells[0]
+        return [ReadWarning(f"{path}!{name}!{col_letter(c)}{r + 1}",
+                            f"「{name}」页是说明，不读入：{area} 中 {len(cells)} 个非空单元格未读入")]
+    return [ReadWarning(f"{path}!{name}!{col_letter(c)}{r + 1}",
+                        f"「{short(str(rows[r][c]))}」写在「{name}」页上，这一页是说明，不读入；"
+                        "要改的内容请改在表中") for r, c in cells]
 
 
 def read_drawn(path: str, sheet: str, rows: list[list], form: Template) -> list[Project]:

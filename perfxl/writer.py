@@ -24,6 +24,7 @@ from .layout import TablePlan, lines_needed
 from .output import temporary_name, write_atomically
 from .recognise import tag_text
 from .template import Template, col_letter
+from .textsheets import digest
 
 FIXED_DATE = datetime.datetime(2000, 1, 1)
 CF_FORMATS = {"error": {"bg_color": "#FFC7CE", "font_color": "#9C0006"},
@@ -329,6 +330,7 @@ def _write_book(path: str, template: Template, sheets: Iterable[SheetPlan], extr
         heading = book.add_format({"font_name": template.styles["font"],
                                    "font_charset": template.styles["font_charset"], "bold": True,
                                    "font_size": 14})
+        ws.set_column(1, 1, None, None, {"hidden": True})       # each line's digest (perfxl.textsheets)
         for i, line in enumerate(lines):
             if line.startswith("# "):
                 ws.write_string(i, 0, line[2:], heading)
@@ -336,6 +338,7 @@ def _write_book(path: str, template: Template, sheets: Iterable[SheetPlan], extr
             else:
                 ws.write_string(i, 0, line, wrap)
                 ws.set_row(i, lines_needed(line, width) * template.styles["line_height"] + 3)
+            ws.write_string(i, 1, digest([line[2:] if line.startswith("# ") else line]))
         _page(ws, template)
         ws.fit_to_pages(1, 0)
     if review is not None:
@@ -368,6 +371,9 @@ def _write_review(book, review: ReviewSheet, template: Template):
     for col, (label, width) in enumerate(zip(review.header, review.widths)):
         ws.write_string(0, col, label, head)
         ws.set_column(col, col, width)
+    marks = len(review.header)                                   # each row's digest (perfxl.textsheets)
+    ws.set_column(marks, marks, None, None, {"hidden": True})
+    ws.write_string(0, marks, digest(list(review.header)))
     for r, (sheet, cell, texts) in enumerate(review.rows, 1):
         place = f"{sheet}!{cell}" if cell else sheet
         if cell:
@@ -377,6 +383,7 @@ def _write_review(book, review: ReviewSheet, template: Template):
             ws.write_string(r, 0, place, plain)
         for col, text in enumerate(texts, 1):
             ws.write_string(r, col, text, plain)
+        ws.write_string(r, marks, digest([place, *texts]))
     ws.freeze_panes(1, 0)
     ws.autofilter(0, 0, len(review.rows), len(review.header) - 1)
     _page(ws, template)

@@ -773,3 +773,64 @@ def test_a_project_naming_an_unknown_form_is_refused_at_its_line(tmp_path):
     result = cli("check", tmp_path / "bad.yaml")
     one_line_refusal(result, "no-such-form")
     assert re.search(r"bad\.yaml:\d+:\d+", result.stderr), result.stderr
+
+
+def _text_sheet_warnings(result, sheet):
+    return {w.location.rsplit("!", 1)[1]: w.message for w in result.warnings if f"!{sheet}!" in w.location}
+
+
+def test_what_is_typed_on_perfxls_text_sheets_is_named_cell_by_cell(tmp_path):
+    """perfxl's 填表说明 and a 退回 file's 审核意见 are text, not read. A line changed there, a
+    reply typed beside a finding, a note added below: each is named at its cell. perfxl's own
+    text, as it wrote it, is named nowhere."""
+    from perfxl.office.returns import write_return
+
+    blank = perfxl.blank(tmp_path / "blank.xlsx")
+    assert _text_sheet_warnings(perfxl.read(blank), "填表说明") == {}
+    wb = openpyxl.load_workbook(blank)
+    ws = wb["填表说明"]
+    ws["A2"] = ws["A2"].value + "（本单位已阅）"
+    ws["C5"] = "备注：已核"
+    ws.cell(ws.max_row + 2, 1).value = "补充说明"
+    wb.save(tmp_path / "typed.xlsx")
+    named = _text_sheet_warnings(perfxl.read(tmp_path / "typed.xlsx"), "填表说明")
+    assert sorted(named) == ["A2", f"A{ws.max_row}", "C5"], named
+    assert "备注：已核" in named["C5"] and "不读入" in named["C5"]
+
+    returned = tmp_path / "退回.xlsx"
+    assert write_return(perfxl.load_spec(ROOT / "specs" / "example.yaml"), returned) > 0
+    assert _text_sheet_warnings(perfxl.read(returned), "审核意见") == {}
+    wb = openpyxl.load_workbook(returned)
+    ws = wb["审核意见"]
+    ws["F2"] = "已补充度量单位"
+    ws["D2"] = "我们认为不需要单位"
+    wb.save(tmp_path / "replied.xlsx")
+    assert sorted(_text_sheet_warnings(perfxl.read(tmp_path / "replied.xlsx"), "审核意见")) == ["D2", "F2"]
+
+
+def test_a_text_sheet_without_perfxls_marks_is_named_once_with_its_area(tmp_path):
+    """A 填表说明 perfxl did not mark (an older perfxl's, or another program's) is not read: one
+    warning names its filled area and how many cells it holds."""
+    blank = perfxl.blank(tmp_path / "blank.xlsx")
+    wb = openpyxl.load_workbook(blank)
+    ws = wb["填表说明"]
+    lines = ws.max_row
+    ws.delete_cols(2)
+    wb.save(tmp_path / "old.xlsx")
+    named = _text_sheet_warnings(perfxl.read(tmp_path / "old.xlsx"), "填表说明")
+    assert len(named) == 1 and f"A1:A{lines}" in next(iter(named.values())), named
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "ods", "xls"])
+def test_perfxls_text_sheets_resaved_by_libreoffice_are_still_its_own(tmp_path, libreoffice, fmt):
+    """A clerk's program saves the workbook again: the 填表说明 and 审核意见 keep their marks,
+    and reading names nothing on them."""
+    from perfxl.office.returns import write_return
+
+    write_return(perfxl.load_spec(ROOT / "specs" / "example.yaml"), tmp_path / "退回.xlsx")
+    for name in ("退回.xlsx", "blank.xlsx"):
+        if name == "blank.xlsx":
+            perfxl.blank(tmp_path / name)
+        saved = libreoffice.convert(tmp_path / name, fmt, tmp_path / "lo")
+        result = perfxl.read(saved)
+        assert [w for w in result.warnings if "!填表说明!" in w.location or "!审核意见!" in w.location] == []

@@ -148,8 +148,9 @@ def test_the_return_file_carries_the_findings_and_a_fixed_one_wins(season, capsy
     book = openpyxl.load_workbook(returned)
     form = load_template()
     assert book.sheetnames[-2:] == [form.review_sheet, form.validation["list_sheet"]]
-    review = [list(r) for r in book[form.review_sheet].iter_rows(values_only=True)]
+    review = [list(r)[:4] for r in book[form.review_sheet].iter_rows(values_only=True)]   # E: the digests
     assert review[0] == ["位置", "级别", "项目", "问题"]
+    assert book[form.review_sheet].column_dimensions["E"].hidden
     for place, severity, project, message in review[1:]:
         sheet, _, cell = place.rpartition("!")
         comment = book[sheet][cell].comment
