@@ -278,7 +278,8 @@ def _write_book(path: str, template: Template, sheets: Iterable[SheetPlan], extr
                 mark: str | None, review: ReviewSheet | None = None):
     book = _Workbook(path, {"strings_to_formulas": False, "strings_to_urls": False,
                             "strings_to_numbers": False, "tmpdir": parts})
-    book.set_properties({"created": FIXED_DATE, "title": template.form})
+    # the mark also in Keywords, which LibreOffice carries into a PDF printed from the workbook
+    book.set_properties({"created": FIXED_DATE, "title": template.form, **({"keywords": f"perfxl:{mark}"} if mark else {})})
     if mark:
         book.set_custom_property("perfxl", mark)
     styles: dict[int, dict] = {}                 # id(form) → its formats

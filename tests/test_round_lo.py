@@ -168,6 +168,28 @@ def test_the_bundle_is_printed_a_table_to_a_page_with_page_numbers(tmp_path, lib
     assert len(_pages(tmp_path / "per" / "pdf" / "单位1.pdf")) == 1
 
 
+def test_pdfs_of_an_earlier_collect_that_no_longer_match_are_removed_and_others_kept(tmp_path, libreoffice):
+    """A run without PDFs (or with them per unit) after one that printed bundle.pdf removes the
+    old prints, which show returns as they were: but only PDFs perfxl printed (their Keywords say
+    so); a PDF of the office's own in the folder stays."""
+    spec = perfxl.load_spec(ROOT / "specs" / "example.yaml")
+    for i, project in enumerate(spec.projects):
+        project.unit = f"单位{i}"
+    perfxl.render(spec, tmp_path / "in" / "两张表.xlsx")
+    out = tmp_path / "out"
+    assert main(["collect", str(tmp_path / "in"), "-o", str(out), "--quiet"]) == 0
+    (out / "bundle-说明.pdf").write_bytes((out / "bundle.pdf").read_bytes().replace(b"/Keywords", b"/Keyword_"))
+    (out / "pdf").mkdir()
+    shutil.copy(out / "bundle.pdf", out / "pdf" / "我们自己的.pdf")
+    (out / "pdf" / "我们自己的.pdf").write_bytes(b"%PDF-1.4 not perfxl's")
+    assert main(["collect", str(tmp_path / "in"), "-o", str(out), "--quiet", "--pdf-per-unit"]) == 0
+    assert sorted(p.name for p in out.glob("*.pdf")) == ["bundle-说明.pdf"]
+    assert sorted(p.name for p in (out / "pdf").iterdir()) == ["单位0.pdf", "单位1.pdf", "我们自己的.pdf"]
+    assert main(["collect", str(tmp_path / "in"), "-o", str(out), "--quiet", "--no-pdf"]) == 0
+    assert sorted(p.name for p in out.glob("*.pdf")) == ["bundle-说明.pdf"]
+    assert sorted(p.name for p in (out / "pdf").iterdir()) == ["我们自己的.pdf"]
+
+
 def _pages(pdf: Path) -> list[tuple[str, tuple[int, int]]]:
     import subprocess
 

@@ -16,6 +16,7 @@ the same returns give the same bytes whatever the order of the inputs or the num
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -101,11 +102,14 @@ def write_folder(result: Collected, outdir: str | os.PathLike, *, roster=None, a
     _run(write, work, jobs, outdir)
     out.files += [outdir / COLLECTED, *(p for p, _ in bundles), outdir / SUMMARY, *(p for p, _ in returns)]
     out.returned_units = failing
+    printed: list[Path] = []
     if pdf == "bundle":
-        out.notes += _pdfs(outdir, [(path, None) for path, _ in bundles])
+        out.notes += _pdfs(outdir, [(path, None) for path, _ in bundles], printed)
     elif pdf:
         out.notes += _pdfs(outdir / "pdf", [(Path(name), spec_of(units[unit])) for unit, name in
-                                            zip(units, safe_file_names([u or "未写填报单位" for u in units], ".xlsx"))])
+                                            zip(units, safe_file_names([u or "未写填报单位" for u in units], ".xlsx"))],
+                           printed)
+    _remove_old_pdfs([outdir, outdir / "pdf"], set(printed))
     return out
 
 
@@ -161,9 +165,43 @@ def _remove_old(folder: Path, keep: set[str], mark: str, pattern: str):
             continue
 
 
-def _pdfs(folder: Path, books: list[tuple[Path, Spec | None]]) -> list[str]:
-    """Each workbook printed by LibreOffice to folder/<its name>.pdf; a book with a Spec is
-    rendered first. A line saying why not, where it cannot."""
+def _remove_old_pdfs(folders: list[Path], keep: set[Path]):
+    """Earlier runs' PDFs this run did not print (they show the returns as they were): only
+    those perfxl printed, by the mark its workbooks carry into a PDF's Keywords."""
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.glob("*.pdf")):
+            # LibreOffice writes the Keywords perfxl:collect as "perfxl, collect"
+            if path not in keep and re.sub(r"[^a-z]", "", _pdf_keywords(path) or "") == f"perfxl{COLLECT_MARK}":
+                try:
+                    path.unlink()
+                except OSError:
+                    continue
+
+
+def _pdf_keywords(path: Path) -> str | None:
+    """The Keywords of a PDF's document information as LibreOffice writes it (near the end, as
+    UTF-16 in hex), or None."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 65536))
+            tail = f.read()
+    except OSError:
+        return None
+    found = re.search(rb"/Keywords\s*<([0-9A-Fa-f\s]*)>", tail)
+    if found is None:
+        return None
+    try:
+        return bytes.fromhex(found.group(1).decode("ascii")).decode("utf-16")
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _pdfs(folder: Path, books: list[tuple[Path, Spec | None]], printed: list[Path]) -> list[str]:
+    """Each workbook printed by LibreOffice to folder/<its name>.pdf (added to `printed`); a
+    book with a Spec is rendered first. A line saying why not, where it cannot."""
     soffice = shutil.which("soffice") or shutil.which("libreoffice")
     if soffice is None:
         return ["没有找到 LibreOffice（soffice），未生成 PDF"]
@@ -174,7 +212,7 @@ def _pdfs(folder: Path, books: list[tuple[Path, Spec | None]]) -> list[str]:
         scratch = Path(scratch)
         for book, spec in books:
             if spec is not None:
-                render(spec, scratch / book.name)
+                render(spec, scratch / book.name, mark=COLLECT_MARK)
                 book = scratch / book.name
             made, target = scratch / "pdf" / (book.stem + ".pdf"), folder / (book.stem + ".pdf")
             try:
@@ -189,4 +227,5 @@ def _pdfs(folder: Path, books: list[tuple[Path, Spec | None]]) -> list[str]:
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(str(made), target)
+            printed.append(target)
     return notes
