@@ -195,6 +195,9 @@ def cmd_collect(args) -> int:
         raise PerfxlError("--pdf-per-unit、--no-pdf 和 --amount-unit 用于写出汇总文件夹：请用 -o 文件夹")
     if args.pdf_per_unit and args.no_pdf:
         raise PerfxlError("--pdf-per-unit 与 --no-pdf 不能同时使用")
+    if args.roster:            # a roster that cannot be read is refused before the returns are read
+        from .office.roster import read_roster_file
+        read_roster_file(args.roster)
     show = _progress(args.quiet)
     result = collect(args.paths, jobs=args.jobs, output=args.output, progress=show)
     if show:

@@ -289,3 +289,18 @@ def test_collect_does_not_need_last_years_files(season):
                       encoding="utf-8")
     assert run(season / "回收", "-o", season / "审核", "--roster", roster) == 2      # 2: the broken return
     assert (season / "审核" / "汇总.xlsx").is_file()
+
+
+@pytest.mark.parametrize("roster", ["没有的名册.csv", "名册.txt", "坏的名册.xlsx"])
+def test_a_roster_that_cannot_be_read_is_refused_before_any_return_is_read(season, monkeypatch, capsys, roster):
+    """A missing, mistyped or broken roster is one line, exit 2, before collect reads the returns
+    (which can take minutes), and nothing is written."""
+    import sys
+
+    (season / "坏的名册.xlsx").write_bytes(b"PK\x03\x04 broken")
+    (season / "名册.txt").write_text("填报单位,项目名称\n", encoding="utf-8")
+    monkeypatch.setattr(sys.modules["perfxl.collect"], "collect", lambda *a, **k: pytest.fail("the returns were read"))
+    assert run(season / "回收", "-o", season / "审核", "--roster", season / roster) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and roster in err, err
+    assert not (season / "审核").exists()

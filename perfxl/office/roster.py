@@ -65,9 +65,9 @@ class _Cell:
     where: Location
 
 
-def load_roster(path: str | os.PathLike, form: Template, *, last_year: bool = True) -> Roster:
-    """Read and check a roster against a form; last year's indicators are filled in (with
-    last_year=False, as collect reads a roster for the projects it expects, they are not looked at)."""
+def read_roster_file(path: str | os.PathLike) -> tuple[list, list]:
+    """The roster's cells (header row, records), before they are matched to a form: what
+    `perfxl collect --roster` checks before it reads any return."""
     path = os.fspath(path)
     suffix = Path(path).suffix.lower()
     if suffix not in ROSTER_SUFFIXES:
@@ -75,11 +75,18 @@ def load_roster(path: str | os.PathLike, form: Template, *, last_year: bool = Tr
     if not os.path.isfile(path):
         raise PerfxlError("名册文件不存在", path)
     if suffix in (".yaml", ".yml"):
-        header, records = _yaml_table(path)
-    elif suffix == ".csv":
-        header, records = _csv_table(path)
-    else:
-        header, records = _book_table(path)
+        return _yaml_table(path)
+    if suffix == ".csv":
+        return _csv_table(path)
+    return _book_table(path)
+
+
+def load_roster(path: str | os.PathLike, form: Template, *, last_year: bool = True) -> Roster:
+    """Read and check a roster against a form; last year's indicators are filled in (with
+    last_year=False, as collect reads a roster for the projects it expects, they are not looked at)."""
+    path = os.fspath(path)
+    suffix = Path(path).suffix.lower()
+    header, records = read_roster_file(path)
     roster = Roster(path, form)
     names = _column_names(form)
     above, header, records = _find_header(header, records, names)
