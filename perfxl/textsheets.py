@@ -2,23 +2,23 @@
 text perfxl wrote there from what someone typed in.
 
 Each row perfxl writes on such a sheet carries, in a hidden cell right of its text, a digest of
-each of its cells (`perfxl:` and 6 hex digits a cell). A cell whose digest matches is perfxl's;
+each of its cells (`perfxl:` and a CRC-32 of each cell in 8 hex digits). A cell whose digest matches is perfxl's;
 anything else on the sheet (a changed line, a reply typed beside a finding, a note below) is
 named cell by cell, as it is not read. A sheet with no digest at all (written before perfxl marked its rows, or by
 another program) is named once, with its filled area.
 """
 from __future__ import annotations
 
-import hashlib
 import re
+import zlib
 
 from .template import col_letter
 
-DIGEST = re.compile(r"perfxl:(?:[0-9a-f]{6})+")
+DIGEST = re.compile(r"perfxl:(?:[0-9a-f]{8})+")
 
 
 def _one(text: str) -> str:
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=3).hexdigest()
+    return f"{zlib.crc32(text.encode('utf-8')):08x}"      # zlib: already loaded, hashlib is not
 
 
 def digest(texts: list[str]) -> str:
@@ -40,7 +40,7 @@ def unread(rows: list[list]) -> tuple[list[tuple[int, int]], str | None]:
     filled, marked, others = [], False, []
     for r, row in enumerate(rows):
         at = next((c for c, v in enumerate(row) if v.__class__ is str and DIGEST.fullmatch(v)), None)
-        mine = set() if at is None else {c for c in range(at) if row[at][7 + 6 * c:13 + 6 * c] == _one(_text(row[c]))}
+        mine = set() if at is None else {c for c in range(at) if row[at][7 + 8 * c:15 + 8 * c] == _one(_text(row[c]))}
         marked = marked or at is not None
         for c, value in enumerate(row):
             if value not in ("", None):
