@@ -56,7 +56,7 @@ def test_cached_row_formulas_are_the_rules_own(example_path, monkeypatch):
             plan_table(template, None, 5, 2)]
 
     fast = plans()
-    monkeypatch.setattr(layout._Planner, "row_condition", lambda self, rule, row: rule.formula(
-        self.row_refs(rule.table, lambda col: layout.ref(row, col), {})))
+    monkeypatch.setattr(layout._Planner, "row_condition", lambda self, rule, row, percent=None: rule.formula(
+        self.row_refs(rule.table, lambda col: layout.ref(row, col), {}, percent)))
     monkeypatch.setattr(layout, "_empty_row_outcomes", lambda template, level1: layout.row_outcomes(template, level1, None))
     assert plans() == fast
