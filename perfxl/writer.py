@@ -333,13 +333,15 @@ def _write_book(path: str, template: Template, sheets: Iterable[SheetPlan], extr
                                    "font_size": 14})
         ws.set_column(1, 1, None, None, {"hidden": True})       # each line's digest (perfxl.textsheets)
         for i, line in enumerate(lines):
-            if line.startswith("# "):
-                ws.write_string(i, 0, line[2:], heading)
+            is_heading = line.startswith("# ")
+            text = line[2:] if is_heading else line
+            if is_heading:
+                ws.write_string(i, 0, text, heading)
                 ws.set_row(i, 24)
             else:
-                ws.write_string(i, 0, line, wrap)
-                ws.set_row(i, lines_needed(line, width) * template.styles["line_height"] + 3)
-            ws.write_string(i, 1, digest([line[2:] if line.startswith("# ") else line]))
+                ws.write_string(i, 0, text, wrap)
+                ws.set_row(i, lines_needed(text, width) * template.styles["line_height"] + 3)
+            ws.write_string(i, 1, digest([text]))
         _page(ws, template)
         ws.fit_to_pages(1, 0)
     if review is not None:

@@ -97,8 +97,8 @@ def write_folder(result: Collected, outdir: str | os.PathLike, *, roster=None, a
     work = sorted([*(("bundle", k) for k in range(len(bundles))), *(("return", k) for k in range(len(returns)))],
                   key=lambda j: -len((bundles if j[0] == "bundle" else returns)[j[1]][1]))
     work += [("summary", 0), ("collected", 0)]
-    _remove_old(folder, {p.name for p, _ in returns}, RETURN_MARK, "*.xlsx")
-    _remove_old(outdir, {p.name for p, _ in bundles}, COLLECT_MARK, "bundle*.xlsx")
+    _remove_old(folder, {p.name for p, _ in returns}, "*.xlsx", _marked(RETURN_MARK))
+    _remove_old(outdir, {p.name for p, _ in bundles}, "bundle*.xlsx", _marked(COLLECT_MARK))
     _run(write, work, jobs, outdir)
     out.files += [outdir / COLLECTED, *(p for p, _ in bundles), outdir / SUMMARY, *(p for p, _ in returns)]
     out.returned_units = failing
@@ -109,7 +109,8 @@ def write_folder(result: Collected, outdir: str | os.PathLike, *, roster=None, a
         out.notes += _pdfs(outdir / "pdf", [(Path(name), spec_of(units[unit])) for unit, name in
                                             zip(units, safe_file_names([u or "未写填报单位" for u in units], ".xlsx"))],
                            printed)
-    _remove_old_pdfs([outdir, outdir / "pdf"], set(printed))
+    for pdfs in (outdir, outdir / "pdf"):
+        _remove_old(pdfs, {p.name for p in printed if p.parent == pdfs}, "*.pdf", _printed_by_collect)
     return out
 
 
@@ -148,36 +149,33 @@ def _parts(folder: Path, name: str, indexes: list[int]) -> list[tuple[Path, list
     return [(folder / f"{stem}-{k}.xlsx", indexes[i:i + PART]) for k, i in enumerate(range(0, len(indexes), PART), 1)]
 
 
-def _remove_old(folder: Path, keep: set[str], mark: str, pattern: str):
+def _remove_old(folder: Path, keep: set[str], pattern: str, ours) -> None:
     """Earlier runs' files that this run does not write again (a 退回 file of a unit that has no
-    errors now, a bundle part no longer needed): perfxl's own, by their mark, only."""
-    from ..workbook import open_book
-
+    errors now, a bundle part no longer needed, a PDF of returns as they were): perfxl's own
+    only, as `ours(path)` tells by their mark."""
     if not folder.is_dir():
         return
     for path in sorted(folder.glob(pattern)):
         if path.name in keep:
             continue
         try:
-            if open_book(path).properties()[1] == mark:
+            if ours(path):
                 path.unlink()
         except (PerfxlError, OSError):
             continue
 
 
-def _remove_old_pdfs(folders: list[Path], keep: set[Path]):
-    """Earlier runs' PDFs this run did not print (they show the returns as they were): only
-    those perfxl printed, by the mark its workbooks carry into a PDF's Keywords."""
-    for folder in folders:
-        if not folder.is_dir():
-            continue
-        for path in sorted(folder.glob("*.pdf")):
-            # LibreOffice writes the Keywords perfxl:collect as "perfxl, collect"
-            if path not in keep and re.sub(r"[^a-z]", "", _pdf_keywords(path) or "") == f"perfxl{COLLECT_MARK}":
-                try:
-                    path.unlink()
-                except OSError:
-                    continue
+def _marked(mark: str):
+    """Whether a workbook carries perfxl's `mark` in its properties."""
+    from ..workbook import open_book
+
+    return lambda path: open_book(path).properties()[1] == mark
+
+
+def _printed_by_collect(path: Path) -> bool:
+    """Whether a PDF was printed from a workbook collect marked (LibreOffice writes its Keywords
+    perfxl:collect as "perfxl, collect")."""
+    return re.sub(r"[^a-z]", "", _pdf_keywords(path) or "") == f"perfxl{COLLECT_MARK}"
 
 
 def _pdf_keywords(path: Path) -> str | None:
