@@ -19,7 +19,6 @@ alike) and numbers in text fields (a 实施期 of 2025 reads as "2025", as the s
 from __future__ import annotations
 
 import datetime
-import gc
 import operator
 import os
 import re
@@ -29,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from .errors import Location, WorkbookError, short
+from .gcpause import paused_gc
 from .model import INDICATOR_KEYS, Entry, Indicator, Project, Spec, block_prefix
 from .rules import column_sum
 from .spec import AMOUNT_UNITS, MAX_CELL_TEXT, complete_tree
@@ -100,54 +100,51 @@ def read(path: str | os.PathLike, template: str | None = None) -> ReadResult:
     projects: list[Project] = []
     sheets = book.sheets()
     names = [s.name for s in sheets]
-    collecting = gc.isenabled()
-    gc.disable()            # millions of small objects, no cycles: collections only cost time
-    # The raw-XML scan runs in a second thread, a sheet ahead of calamine (which releases the
-    # GIL); calamine reads a sheet only once its scan has checked the sheet's size.
-    pool = ThreadPoolExecutor(max_workers=1)
-    try:
-        scans = [pool.submit(book.extras, name) for name in names]
-        read_sheets = [(info, scan.result(), book.rows(info.name)) for info, scan in zip(sheets, scans)]
-        flat = _read_flat_sheets(path, read_sheets, template, warnings)
-        if flat is not None:
-            modified, mark = book.properties()
-            return ReadResult(flat, warnings, modified, mark)
-        if template is None:
-            form, notes, scorer = recognise(path, [(info.name, info.hidden, rows) for info, _, rows in read_sheets])
-            warnings.extend(ReadWarning(where, message) for where, message in notes)
-        else:
-            form, scorer = load_template(template), None
-        labels = {id(form): _Labels(form)}
-        lists = form.validation["list_sheet"]
-        read_sheets = [s for s in read_sheets if not (s[0].hidden and s[0].name == lists)]
-        for info, extras, rows in read_sheets:
-            # a sheet that fits another form better is read as that form: its projects name it
-            own = (scorer.other_form(rows, form) if scorer else None) or form
-            if id(own) not in labels:
-                labels[id(own)] = _Labels(own)
-            if info.name in (own.instructions_sheet, own.review_sheet):
-                # perfxl's own text sheets name the form's parts in passing: read for tables, and
-                # what was said about them kept only where a table was found there after all;
-                # else whatever is not perfxl's text on them is named (perfxl.textsheets)
-                found = _Sheet(path, info.name, rows, extras, labels[id(own)], []).tables()
+    with paused_gc():       # millions of small objects, no cycles: collections only cost time
+        # The raw-XML scan runs in a second thread, a sheet ahead of calamine (which releases the
+        # GIL); calamine reads a sheet only once its scan has checked the sheet's size.
+        pool = ThreadPoolExecutor(max_workers=1)
+        try:
+            scans = [pool.submit(book.extras, name) for name in names]
+            read_sheets = [(info, scan.result(), book.rows(info.name)) for info, scan in zip(sheets, scans)]
+            flat = _read_flat_sheets(path, read_sheets, template, warnings)
+            if flat is not None:
+                modified, mark = book.properties()
+                return ReadResult(flat, warnings, modified, mark)
+            if template is None:
+                form, notes, scorer = recognise(path, [(info.name, info.hidden, rows) for info, _, rows in read_sheets])
+                warnings.extend(ReadWarning(where, message) for where, message in notes)
+            else:
+                form, scorer = load_template(template), None
+            labels = {id(form): _Labels(form)}
+            lists = form.validation["list_sheet"]
+            read_sheets = [s for s in read_sheets if not (s[0].hidden and s[0].name == lists)]
+            for info, extras, rows in read_sheets:
+                # a sheet that fits another form better is read as that form: its projects name it
+                own = (scorer.other_form(rows, form) if scorer else None) or form
+                if id(own) not in labels:
+                    labels[id(own)] = _Labels(own)
+                if info.name in (own.instructions_sheet, own.review_sheet):
+                    # perfxl's own text sheets name the form's parts in passing: read for tables, and
+                    # what was said about them kept only where a table was found there after all;
+                    # else whatever is not perfxl's text on them is named (perfxl.textsheets)
+                    found = _Sheet(path, info.name, rows, extras, labels[id(own)], []).tables()
+                    if not found:
+                        warnings.extend(_own_text_unread(path, info.name, rows))
+                        continue
+                sheet = _Sheet(path, info.name, rows, extras, labels[id(own)], warnings)
+                found = sheet.tables()
                 if not found:
-                    warnings.extend(_own_text_unread(path, info.name, rows))
-                    continue
-            sheet = _Sheet(path, info.name, rows, extras, labels[id(own)], warnings)
-            found = sheet.tables()
-            if not found:
-                sheet.nothing_found()
-            if own is not form:
-                for project in found:
-                    project.template, project.form = own.name, own
-            if found and info.hidden:
-                warnings.append(ReadWarning(f"{path}!{info.name}", f"工作表「{info.name}」是隐藏的，"
-                                            f"其中的 {len(found)} 张表已照常读入；如不应报送，请删除该工作表"))
-            projects.extend(found)
-    finally:
-        pool.shutdown(cancel_futures=True)
-        if collecting:
-            gc.enable()
+                    sheet.nothing_found()
+                if own is not form:
+                    for project in found:
+                        project.template, project.form = own.name, own
+                if found and info.hidden:
+                    warnings.append(ReadWarning(f"{path}!{info.name}", f"工作表「{info.name}」是隐藏的，"
+                                                f"其中的 {len(found)} 张表已照常读入；如不应报送，请删除该工作表"))
+                projects.extend(found)
+        finally:
+            pool.shutdown(cancel_futures=True)
     if not projects:
         raise WorkbookError(_nothing_found(form), path)
     modified, mark = book.properties()

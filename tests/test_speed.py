@@ -60,3 +60,39 @@ def test_cached_row_formulas_are_the_rules_own(example_path, monkeypatch):
         self.row_refs(rule.table, lambda col: layout.ref(row, col), {}, percent)))
     monkeypatch.setattr(layout, "_empty_row_outcomes", lambda template, level1: layout.row_outcomes(template, level1, None))
     assert plans() == fast
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+@pytest.mark.parametrize("text", ["projects:\n  - name: 甲\n", "projects: [\n"])
+def test_spec_loading_pauses_the_collector_and_restores_it(monkeypatch, enabled, text):
+    import gc
+
+    from perfxl import spec
+
+    seen = []
+    compose = spec.compose_yaml
+    monkeypatch.setattr(spec, "compose_yaml", lambda t: seen.append(gc.isenabled()) or compose(t))
+    (gc.enable if enabled else gc.disable)()
+    try:
+        try:
+            perfxl.parse_spec(text, "x.yaml")
+        except perfxl.SpecError:
+            assert text.endswith("[\n")
+        assert seen == [False] and gc.isenabled() is enabled
+    finally:
+        gc.enable()
+
+
+def test_reading_and_writing_pause_the_collector_and_restore_it(example_path, tmp_path, monkeypatch):
+    import gc
+
+    from perfxl import reader
+
+    seen = []
+    build = writer._Workbook.close
+    monkeypatch.setattr(writer._Workbook, "close", lambda self: seen.append(gc.isenabled()) or build(self))
+    recognise = reader.recognise
+    monkeypatch.setattr(reader, "recognise", lambda *a: seen.append(gc.isenabled()) or recognise(*a))
+    perfxl.render(perfxl.load_spec(example_path), tmp_path / "x.xlsx")
+    perfxl.read(tmp_path / "x.xlsx")
+    assert seen == [False, False] and gc.isenabled()
