@@ -7,11 +7,11 @@ Every string that the loader would read as something else ('95', '0100', '1e-05'
 """
 from __future__ import annotations
 
-import json
 import re
 
 import yaml
 
+from .jsontext import json_text
 from .model import Spec
 from .values import CORE_BOOL, CORE_FLOAT, CORE_INT, CORE_NULL
 
@@ -66,7 +66,7 @@ def dump_spec(spec: Spec, fmt: str = "yaml", extra: dict | None = None) -> str:
     if fmt == "json":
         data = spec.to_dict()
         data.update(extra or {})
-        return json.dumps(data, ensure_ascii=False, indent=2, allow_nan=False) + "\n"
+        return json_text(data) + "\n"
     if fmt != "yaml":
         raise ValueError(f"unknown format {fmt!r}")
     return yaml.dump(spec_data(spec), Dumper=_Dumper, allow_unicode=True, sort_keys=False,

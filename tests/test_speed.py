@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings, strategies as st
 from xlsxwriter.worksheet import Worksheet
 
 import perfxl
@@ -96,3 +97,42 @@ def test_reading_and_writing_pause_the_collector_and_restore_it(example_path, tm
     perfxl.render(perfxl.load_spec(example_path), tmp_path / "x.xlsx")
     perfxl.read(tmp_path / "x.xlsx")
     assert seen == [False, False] and gc.isenabled()
+
+
+_json_leaves = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+                | st.text())
+_json_keys = st.text() | st.integers() | st.booleans() | st.none() | st.floats(allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.recursive(_json_leaves, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_json_keys, inner, max_size=4),
+                    max_leaves=30), st.sampled_from([1, 2, 4]))
+def test_json_text_is_what_json_writes(value, indent):
+    import json
+
+    from perfxl.jsontext import json_text
+
+    assert json_text(value, indent) == json.dumps(value, ensure_ascii=False, indent=indent, allow_nan=False)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), [float("inf")], {"x": {1: float("-inf")}}, {float("nan"): 1}])
+def test_json_text_refuses_what_json_refuses(bad):
+    import json
+
+    from perfxl.jsontext import json_text
+
+    with pytest.raises(ValueError):
+        json.dumps(bad, allow_nan=False)
+    with pytest.raises(ValueError):
+        json_text(bad)
+    with pytest.raises(TypeError):
+        json_text({"x": object()})
+
+
+def test_spec_json_is_what_json_writes(example_path):
+    import json
+
+    spec = perfxl.load_spec(example_path)
+    text = perfxl.dump_spec(spec, "json", {"warnings": [{"where": "a.xlsx!表1!B3", "message": "注意\n\x1b[31m"}]})
+    data = spec.to_dict() | {"warnings": [{"where": "a.xlsx!表1!B3", "message": "注意\n\x1b[31m"}]}
+    assert text == json.dumps(data, ensure_ascii=False, indent=2, allow_nan=False) + "\n"
