@@ -8,6 +8,7 @@ The public API::
     perfxl.check("specs/example.yaml")              # the reviewer's rules → list of Finding
     result = perfxl.read("filled.xlsx")             # workbook → .spec and .warnings
     text = perfxl.dump_spec(result.spec)            # Spec → YAML that load_spec reads back
+    perfxl.write_spec("back.json", result.spec, "json")  # the same, into a file, a table at a time
     merged = perfxl.collect(["returns/"], jobs=2)   # many workbooks, in parallel → one .spec
     roster = perfxl.load_roster("名册.xlsx", perfxl.load_template())
     perfxl.send_out(roster, "下发/", rows=3)         # one pre-filled workbook per 填报单位
@@ -31,7 +32,7 @@ __version__ = "0.1.0"
 _WHERE = {
     "Collected": "collect", "collect": "collect",
     "Location": "errors", "PerfxlError": "errors", "SpecError": "errors", "WorkbookError": "errors",
-    "dump_spec": "dump", "check": "check",
+    "dump_spec": "dump", "write_spec": "dump", "check": "check",
     "Entry": "model", "Indicator": "model", "Project": "model", "Spec": "model",
     "ReadResult": "reader", "ReadWarning": "reader", "read": "reader",
     "blank": "render", "render": "render",
@@ -43,7 +44,7 @@ __all__ = [
     "Change", "Collected", "Entry", "Indicator", "Location", "PerfxlError", "Project", "ReadResult", "ReadWarning",
     "Spec", "SpecError", "WorkbookError", "blank", "check", "collect", "diff", "dump_spec", "load_roster",
     "load_spec", "load_template", "parse_spec", "preview_html", "read", "render", "send_out", "write_flat",
-    "write_folder",
+    "write_folder", "write_spec",
 ]
 
 
@@ -76,7 +77,7 @@ sys.modules[__name__].__class__ = _Package
 if TYPE_CHECKING:
     from .check import check
     from .collect import Collected, collect
-    from .dump import dump_spec
+    from .dump import dump_spec, write_spec
     from .errors import Location, PerfxlError, SpecError, WorkbookError
     from .model import Indicator, Project, Spec
     from .reader import ReadResult, ReadWarning, read

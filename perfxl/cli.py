@@ -130,8 +130,8 @@ def cmd_check(args) -> int:
 
 
 def cmd_read(args) -> int:
-    from .dump import dump_spec
-    from .output import check_output, write_text
+    from .dump import dump_spec, write_spec
+    from .output import check_output
     from .reader import read
 
     output = args.output
@@ -139,17 +139,15 @@ def cmd_read(args) -> int:
         check_output(output, [args.book], kind="text")
     result = read(args.book, template=args.form) if args.form else read(args.book)
     fmt = args.format or ("json" if output and output.lower().endswith(".json") else "yaml")
-    if fmt == "json":
-        text = dump_spec(result.spec, "json", {"warnings": [w.to_dict() for w in result.warnings]})
-    else:
-        text = dump_spec(result.spec)
+    extra = {"warnings": [w.to_dict() for w in result.warnings]} if fmt == "json" else None
+    if fmt != "json":
         for warning in result.warnings:
             say(f"perfxl: 注意：{warning}")
     if output:
-        write_text(output, text)
+        write_spec(output, result.spec, fmt, extra)
         say(f"{output}：{len(result.spec.projects)} 张表，{len(result.warnings)} 条注意")
     else:
-        emit(text)
+        emit(dump_spec(result.spec, fmt, extra))
     return EXIT_OK
 
 

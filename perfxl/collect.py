@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .errors import PerfxlError
 from .model import Spec
-from .output import TEMP_PREFIX, WORKBOOK_SUFFIXES, check_output, same_file, write_text
+from .output import TEMP_PREFIX, WORKBOOK_SUFFIXES, check_output, same_file
 
 COLLECT_MARK = "collect"            # the `perfxl` document property of collect's own bundles
 WORKER_MEMORY = 3 << 30             # each reader process's address space
@@ -212,7 +212,7 @@ def _newest_returns(taken: list[tuple[str, _Read]]) -> dict[tuple, str]:
 def write_collected(result: Collected, out: str | os.PathLike | None) -> str | None:
     """Write the merged spec to `out`: a bundle workbook (.xlsx, marked as collect's own), JSON
     with the warnings and what was not merged (.json), else YAML. Without `out`, return the YAML."""
-    from .dump import dump_spec
+    from .dump import dump_spec, write_spec
     from .render import render
 
     suffix = Path(out).suffix.lower() if out else ""
@@ -220,17 +220,16 @@ def write_collected(result: Collected, out: str | os.PathLike | None) -> str | N
         check_output(out, result.files)
         render(result.spec, out, mark=COLLECT_MARK)
         return None
+    fmt, extra = "yaml", None
     if suffix == ".json":
-        text = dump_spec(result.spec, "json", {
+        fmt, extra = "json", {
             "warnings": [w.to_dict() for w in result.warnings],
             "failures": [{"path": path, "error": why} for path, why in result.failures],
             "skipped": [{"path": path, "why": why} for path, why in result.skipped],
             "superseded": [{"path": path, "project": name, "newer": newer}
-                           for path, name, newer in result.superseded]})
-    else:
-        text = dump_spec(result.spec)
+                           for path, name, newer in result.superseded]}
     if out is None:
-        return text
+        return dump_spec(result.spec, fmt, extra)
     check_output(out, result.files, kind="text")
-    write_text(out, text)
+    write_spec(out, result.spec, fmt, extra)
     return None

@@ -7,12 +7,16 @@ Every string that the loader would read as something else ('95', '0100', '1e-05'
 """
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Iterator
+from itertools import chain
 
 import yaml
 
-from .jsontext import json_text
+from .jsontext import json_chunks
 from .model import Spec
+from .output import write_text
 from .values import CORE_BOOL, CORE_FLOAT, CORE_INT, CORE_NULL
 
 
@@ -47,27 +51,51 @@ _Dumper.add_representer(str, _str)
 _Dumper.add_representer(_Flow, _flow)
 
 
-def spec_data(spec: Spec) -> dict:
-    """The spec as plain data, indicators as flow mappings when they are on one line."""
-    data = spec.to_dict()
-    for project in data["projects"]:
-        for groups in project["indicators"].values():
-            for level2, items in groups.items():
-                groups[level2] = [_Flow(i) if _one_line(i) else i for i in items]
-    return data
+def _flowed(project: dict) -> dict:
+    """A project's data with its indicators as flow mappings where they fit on one line."""
+    for groups in project["indicators"].values():
+        for level2, items in groups.items():
+            groups[level2] = [_Flow(i) if _one_line(i) else i for i in items]
+    return project
 
 
 def _one_line(item: dict) -> bool:
     return not any(isinstance(v, str) and "\n" in v for v in item.values())
 
 
+def _yaml(data: object) -> str:
+    return yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, default_flow_style=False,
+                     width=1 << 30)
+
+
 def dump_spec(spec: Spec, fmt: str = "yaml", extra: dict | None = None) -> str:
     """Spec → YAML (default) or JSON text; `extra` adds top-level keys (JSON only, e.g. warnings)."""
-    if fmt == "json":
-        data = spec.to_dict()
-        data.update(extra or {})
-        return json_text(data) + "\n"
-    if fmt != "yaml":
+    return "".join(spec_chunks(spec, fmt, extra))
+
+
+def write_spec(out: str | os.PathLike, spec: Spec, fmt: str = "yaml", extra: dict | None = None) -> None:
+    """dump_spec's text into the file `out`, atomically, one table at a time (perfxl.output)."""
+    write_text(out, spec_chunks(spec, fmt, extra))
+
+
+def spec_chunks(spec: Spec, fmt: str = "yaml", extra: dict | None = None) -> Iterator[str]:
+    """dump_spec's text in pieces, a table a piece: each table's data (and PyYAML's tree of it) is
+    made as it is written, so that 10,000 collected tables are never held twice as text."""
+    if fmt not in ("yaml", "json"):
         raise ValueError(f"unknown format {fmt!r}")
-    return yaml.dump(spec_data(spec), Dumper=_Dumper, allow_unicode=True, sort_keys=False,
-                     default_flow_style=False, width=1 << 30)
+    top = spec.top_dict()
+    if fmt == "json":
+        return chain(json_chunks(top, "projects", spec.project_dicts(top), extra or {}), "\n")
+    return _yaml_chunks(top, spec.project_dicts(top))
+
+
+def _yaml_chunks(top: dict, projects: Iterator[dict]) -> Iterator[str]:
+    yield _yaml(top)
+    first = next(projects, None)
+    if first is None:
+        yield "projects: []\n"
+        return
+    yield "projects:\n"
+    yield _yaml([_flowed(first)])
+    for project in projects:
+        yield _yaml([_flowed(project)])

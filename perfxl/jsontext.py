@@ -9,16 +9,37 @@ str, int, float, bool or None); anything else is a TypeError, as in json.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from json.encoder import encode_basestring
 
 _CONSTANTS = {True: "true", False: "false", None: "null"}
 
 
-def json_text(value: object, indent: int = 2) -> str:
-    """`value` as indented JSON text (no trailing newline)."""
+def json_text(value: object, indent: int = 2, level: int = 0) -> str:
+    """`value` as indented JSON text (no trailing newline), as it is written `level` deep."""
     out: list[str] = []
-    _emit(value, out, "\n", " " * indent)
+    _emit(value, out, "\n" + " " * (indent * level), " " * indent)
     return "".join(out)
+
+
+def json_chunks(head: dict, key: str, items: Iterable, tail: dict, indent: int = 2) -> Iterator[str]:
+    """`json_text({**head, key: [*items], **tail})` piece by piece: the list's items are taken
+    (and may be made) one at a time, each written as one piece."""
+    step = " " * indent
+    pad = "\n" + step
+    sep = "{" + pad
+    for name, value in head.items():
+        yield sep + encode_basestring(name) + ": " + json_text(value, indent, 1)
+        sep = "," + pad
+    yield sep + encode_basestring(key) + ": "
+    sep = "[" + pad + step
+    for item in items:
+        yield sep + json_text(item, indent, 2)
+        sep = "," + pad + step
+    yield "[]" if sep[0] == "[" else pad + "]"
+    for name, value in tail.items():
+        yield "," + pad + encode_basestring(name) + ": " + json_text(value, indent, 1)
+    yield "\n}"
 
 
 def _emit(value: object, out: list[str], pad: str, step: str) -> None:

@@ -157,20 +157,27 @@ class Spec:
 
     def to_dict(self) -> dict:
         """The spec format: shared year/unit/amount_unit on top where all projects agree."""
+        out = self.top_dict()
+        out["projects"] = list(self.project_dicts(out))
+        return out
+
+    def top_dict(self) -> dict:
+        """What to_dict puts above `projects`: the shared values and the form."""
         out: dict = {}
         for key in SHARED_KEYS:
             values = {getattr(p, key) for p in self.projects}
             if len(values) == 1 and None not in values:
                 out[key] = values.pop()
         out["template"] = self.template
-        projects = []
+        return out
+
+    def project_dicts(self, top: dict):
+        """Each project as to_dict lists it under `top` (made one at a time, as they are written)."""
         for project in self.projects:
             item = {"template": project.template} if project.template else {}
             for key in SHARED_KEYS:
                 value = getattr(project, key)
-                if key not in out and value is not None:
+                if key not in top and value is not None:
                     item[key] = value
             item.update(project.to_dict())
-            projects.append(item)
-        out["projects"] = projects
-        return out
+            yield item

@@ -97,16 +97,17 @@ def temporary_name(directory: str | os.PathLike, suffix: str = "") -> str:
     return os.path.join(directory, TEMP_PREFIX + secrets.token_hex(6) + suffix)
 
 
-def write_text(out: str | os.PathLike, text: str) -> Path:
-    """Text as UTF-8, atomically; a character UTF-8 cannot hold is a one-line error."""
-    try:
-        data = text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise PerfxlError(f"内容含有无法保存的字符 U+{ord(exc.object[exc.start]):04X}", os.fspath(out)) from None
-
+def write_text(out: str | os.PathLike, text: str | Iterable[str]) -> Path:
+    """Text (or its pieces, written as they come) as UTF-8, atomically; a character UTF-8
+    cannot hold is a one-line error, and the old file stays as it was."""
     def dump(tmp: str):
         with open(tmp, "wb") as fh:
-            fh.write(data)
+            try:                    # the pieces' maker (PyYAML's emitter) may refuse the character too
+                for piece in [text] if isinstance(text, str) else text:
+                    fh.write(piece.encode("utf-8"))
+            except UnicodeEncodeError as exc:
+                raise PerfxlError(f"内容含有无法保存的字符 U+{ord(exc.object[exc.start]):04X}",
+                                  os.fspath(out)) from None
             fh.flush()
             os.fsync(fh.fileno())
     return write_atomically(out, dump)

@@ -272,3 +272,66 @@ def test_hostile_values_reach_a_fixpoint_after_one_pass(tmp_path, spec, one_shee
     assert perfxl.render(twice.spec, tmp_path / "third.xlsx", one_sheet=one_sheet).read_bytes() == second.read_bytes()
     assert perfxl.parse_spec(dump_spec(once.spec), "back.yaml") == once.spec
     assert perfxl.parse_spec(dump_spec(once.spec, "json"), "back.json") == once.spec
+
+
+# -- spec text written one project at a time: the same text as the whole document at once -------
+def whole_document(spec: Spec, fmt: str, extra: dict | None = None) -> str:
+    """The reference: the whole spec as one document, dumped in one call."""
+    import json
+
+    import yaml
+
+    from perfxl import dump
+
+    if fmt == "json":
+        return json.dumps(spec.to_dict() | (extra or {}), ensure_ascii=False, indent=2, allow_nan=False) + "\n"
+    data = spec.to_dict()
+    for project in data["projects"]:
+        for groups in project["indicators"].values():
+            for level2, items in groups.items():
+                groups[level2] = [dump._Flow(i) if dump._one_line(i) else i for i in items]
+    return yaml.dump(data, Dumper=dump._Dumper, allow_unicode=True, sort_keys=False,
+                     default_flow_style=False, width=1 << 30)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(spec=st.one_of(specs(), tricky_specs()), fmt=st.sampled_from(["yaml", "json"]))
+def test_streamed_spec_text_is_the_whole_document(spec, fmt):
+    extra = {"warnings": [{"where": "a.xlsx!表!B3", "message": "注意"}], "failures": []} if fmt == "json" else None
+    assert dump_spec(spec, fmt, extra) == whole_document(spec, fmt, extra)
+
+
+@pytest.mark.parametrize("fmt", ["yaml", "json"])
+def test_streamed_spec_text_of_many_projects_and_none(example_path, fmt):
+    spec = perfxl.load_spec(example_path)
+    many = Spec(spec.projects * 3, spec.template)
+    assert dump_spec(many, fmt) == whole_document(many, fmt)
+    assert dump_spec(Spec([], spec.template), fmt) == whole_document(Spec([], spec.template), fmt)
+
+
+@pytest.mark.parametrize("fmt", ["yaml", "json"])
+def test_spec_text_is_made_one_project_at_a_time(example_path, monkeypatch, fmt):
+    from perfxl.dump import spec_chunks
+
+    spec = perfxl.load_spec(example_path)
+    made = []
+    to_dict = Project.to_dict
+    monkeypatch.setattr(Project, "to_dict", lambda self: made.append(self.name) or to_dict(self))
+    chunks = spec_chunks(Spec(spec.projects * 5, spec.template), fmt)
+    text = ""
+    while len(made) < 2:
+        text += next(chunks)
+    assert spec.projects[0].name in text and len(made) == 2     # the first table written before the third is made
+
+
+def test_written_spec_text_that_cannot_be_encoded_leaves_the_old_file(example_path, tmp_path):
+    from perfxl.dump import write_spec
+
+    spec = perfxl.load_spec(example_path)
+    out = tmp_path / "back.yaml"
+    out.write_text("old\n", encoding="utf-8")
+    spec.projects[-1].note = None
+    spec.projects[-1].name = "坏\udc80字"
+    with pytest.raises(perfxl.PerfxlError, match="U\\+DC80"):
+        write_spec(out, Spec(spec.projects, spec.template))
+    assert out.read_text(encoding="utf-8") == "old\n" and [p.name for p in tmp_path.iterdir()] == ["back.yaml"]

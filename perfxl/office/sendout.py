@@ -68,9 +68,9 @@ def due_text(due: str | None) -> str | None:
 def send_out(roster: Roster, outdir: str | os.PathLike, *, rows: int = 2, due: str | None = None,
              protect: bool = False, password: str | None = None) -> list[Sent]:
     """Write one pre-filled workbook per 填报单位 of `roster` into `outdir`, and sent.yaml."""
-    from ..dump import dump_spec
+    from ..dump import write_spec
     from ..layout import plan_table
-    from ..output import check_output, write_text
+    from ..output import check_output
     from ..render import check_cells, check_drawn, sheet_names
     from ..writer import SheetPlan, write_workbook
 
@@ -102,5 +102,5 @@ def send_out(roster: Roster, outdir: str | os.PathLike, *, rows: int = 2, due: s
         text = form.instructions(projects=len(projects), rows=rows, amount_unit=projects[0].amount_unit)
         write_workbook(target, form, sheets, (form.instructions_sheet, cover + [""] + text.strip("\n").split("\n")))
         sent.append(Sent(unit, target, [p.name for p in projects]))
-    write_text(outdir / SENT_SPEC, dump_spec(roster.spec()))
+    write_spec(outdir / SENT_SPEC, roster.spec())
     return sent

@@ -49,8 +49,8 @@ def write_folder(result: Collected, outdir: str | os.PathLike, *, roster=None, a
                  pdf: str | None = None, jobs: int | None = None) -> Written:
     """Write the round's files into `outdir` with `jobs` processes (default: all cores).
     pdf: None, "bundle" or "per-unit"."""
-    from ..dump import dump_spec
-    from ..output import check_output, write_text
+    from ..dump import write_spec
+    from ..output import check_output
     from ..render import render
     from ..template import form_of
     from .returns import RETURN_MARK, write_return
@@ -84,7 +84,7 @@ def write_folder(result: Collected, outdir: str | os.PathLike, *, roster=None, a
     def write(job: tuple[str, int]) -> None:
         kind, k = job
         if kind == "collected":
-            write_text(outdir / COLLECTED, dump_spec(result.spec))
+            write_spec(outdir / COLLECTED, result.spec)
         elif kind == "bundle":
             render(spec_of(bundles[k][1]), bundles[k][0], mark=COLLECT_MARK)
         elif kind == "summary":
