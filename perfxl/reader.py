@@ -32,7 +32,7 @@ from .gcpause import paused_gc
 from .model import INDICATOR_KEYS, Entry, Indicator, Project, Spec, block_prefix
 from .rules import column_sum
 from .spec import AMOUNT_UNITS, MAX_CELL_TEXT, complete_tree
-from .recognise import recognise
+from .recognise import TAG, recognise
 from . import textsheets
 from .template import MAIN_BLOCK, FlatTable, Template, col_letter, label_key, load_template
 from .values import is_finite_number, normalise_number, parse_number
@@ -89,8 +89,9 @@ def read(path: str | os.PathLike, template: str | None = None) -> ReadResult:
     whose labels most of the workbook's sheets show best (perfxl.recognise). A sheet that fits
     another of the tagged or known forms better is read as that one: its projects name their form
     (Project.template), so a workbook holding tables of several forms is read whole. Hidden
-    sheets are read too (perfxl's own hidden list sheet aside), and so are hidden rows and
-    columns: people "delete" rows by hiding them, so each one read is named in a warning.
+    sheets are read too, and so are hidden rows and columns: people "delete" rows by hiding them,
+    so each one read is named in a warning. On perfxl's own hidden list sheet, every cell that is
+    not one of the forms' 指标值类型 or tags is named (a table found there is read).
     """
     path = os.fspath(path)
     if path.lower().endswith(".csv"):
@@ -118,19 +119,20 @@ def read(path: str | os.PathLike, template: str | None = None) -> ReadResult:
                 form, scorer = load_template(template), None
             labels = {id(form): _Labels(form)}
             lists = form.validation["list_sheet"]
-            read_sheets = [s for s in read_sheets if not (s[0].hidden and s[0].name == lists)]
             for info, extras, rows in read_sheets:
                 # a sheet that fits another form better is read as that form: its projects name it
                 own = (scorer.other_form(rows, form) if scorer else None) or form
                 if id(own) not in labels:
                     labels[id(own)] = _Labels(own)
-                if info.name in (own.instructions_sheet, own.review_sheet):
-                    # perfxl's own text sheets name the form's parts in passing: read for tables, and
-                    # what was said about them kept only where a table was found there after all;
-                    # else whatever is not perfxl's text on them is named (perfxl.textsheets)
+                list_sheet = info.hidden and info.name == lists
+                if list_sheet or info.name in (own.instructions_sheet, own.review_sheet):
+                    # perfxl's own sheets (its text sheets name the form's parts in passing): read for
+                    # tables, and what was said about them kept only where a table was found there
+                    # after all; else whatever is not perfxl's own on them is named
                     found = _Sheet(path, info.name, rows, extras, labels[id(own)], []).tables()
                     if not found:
-                        warnings.extend(_own_text_unread(path, info.name, rows))
+                        warnings.extend(_lists_unread(path, info.name, rows, [form, *(scorer.forms if scorer else ())])
+                                        if list_sheet else _own_text_unread(path, info.name, rows))
                         continue
                 sheet = _Sheet(path, info.name, rows, extras, labels[id(own)], warnings)
                 found = sheet.tables()
@@ -161,6 +163,22 @@ def _own_text_unread(path: str, name: str, rows: list[list]) -> list[ReadWarning
     return [ReadWarning(f"{path}!{name}!{col_letter(c)}{r + 1}",
                         f"「{short(str(rows[r][c]))}」写在「{name}」页上，这一页是说明，不读入；"
                         "要改的内容请改在表中") for r, c in cells]
+
+
+def _lists_unread(path: str, name: str, rows: list[list], forms: list[Template]) -> list[ReadWarning]:
+    """Warnings for what is on perfxl's hidden list sheet besides what perfxl writes there: the
+    forms' 指标值类型 (the dropdowns' source) in any column but B, and the forms' tags in column B."""
+    types = {t for form in forms for t in form.value_types}
+    out = []
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            if value == "" or (c == 1 and value.__class__ is str and value.startswith(TAG)) or (
+                    c != 1 and value in types):
+                continue
+            out.append(ReadWarning(f"{path}!{name}!{col_letter(c)}{r + 1}",
+                                   f"「{short(str(value))}」写在隐藏的「{name}」页（perfxl 的下拉列表）上，不读入；"
+                                   "要改的内容请改在表中"))
+    return out
 
 
 def read_drawn(path: str, sheet: str, rows: list[list], form: Template) -> list[Project]:

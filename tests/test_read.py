@@ -223,6 +223,30 @@ def test_other_sheets_are_named_and_perfxls_hidden_list_sheet_is_not(spec, book)
     assert got == spec and list(warnings) == ["说明!A1"] and "A1:A1 中 1 个非空单元格未读入" in warnings["说明!A1"]
 
 
+def test_what_someone_typed_on_the_hidden_list_sheet_is_named_not_dropped(spec, book):
+    def change(ws, wb):
+        lists = wb["_lists"]
+        lists["D5"] = "请财政局核对"            # a note beside the lists
+        lists["A2"] = "大约"                    # a dropdown choice overwritten
+        lists["B1"] = "perfxl:form=project-expenditure@"    # the tag rewritten as perfxl writes it: its own
+    got, warnings = read(edit(book, change))
+    assert got == spec
+    assert sorted(warnings) == ["_lists!A2", "_lists!D5"]
+    assert "请财政局核对" in warnings["_lists!D5"] and "隐藏" in warnings["_lists!D5"]
+    assert "大约" in warnings["_lists!A2"]
+
+
+def test_a_table_on_a_hidden_sheet_named_like_the_list_sheet_is_read(spec, book):
+    def change(ws, wb):
+        del wb["_lists"]
+        copy_ws = wb.copy_worksheet(ws)
+        copy_ws.title = "_lists"
+        copy_ws.sheet_state = "hidden"
+    got, warnings = read(edit(book, change))
+    assert got.projects[:2] == spec.projects and got.projects[2].name == spec.projects[0].name
+    assert "隐藏的" in warnings["_lists"] and len(warnings) == 1
+
+
 @pytest.mark.parametrize("state", ["hidden", "veryHidden"])
 def test_a_project_on_a_hidden_sheet_is_read_with_a_warning(spec, book, state):
     def change(ws, wb):
