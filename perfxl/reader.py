@@ -1007,6 +1007,10 @@ class _Sheet:
             if not is_finite_number(raw):
                 self.warn(r, c, f"单元格是无效的数字（{raw}），未读入")
                 return None
+            if self.extras.percent and (r, c) in self.extras.percent:
+                shown = f"{normalise_number(round(raw * 100, 9))}%"     # typed 95%: stored 0.95
+                self.warn(r, c, f"单元格是百分比格式（存 {normalise_number(raw)}，显示 {shown}），按「{shown}」读取")
+                return shown
             return str(normalise_number(raw))
         if isinstance(raw, bool):
             text = "TRUE" if raw else "FALSE"

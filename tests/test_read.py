@@ -170,6 +170,21 @@ def test_percentage_formatted_cells(spec, book):
     assert "度量单位补为 %" in warnings[f"{SHEET}!F17"]
 
 
+def test_a_percentage_typed_in_a_text_column_reads_as_shown(spec, book):
+    """Typing 95% in Excel stores 0.95 with a percent format: a text column reads what it shows."""
+    def change(ws, wb):
+        for cell, stored in (("G11", 0.95), ("I12", 0.5), ("H13", 0.125)):
+            ws[cell] = stored
+            ws[cell].number_format = "0%" if cell != "H13" else "0.0%"
+    got, warnings = read(edit(book, change))
+    p = first(got)
+    assert p.indicators["产出指标"]["数量指标"][0].content == "95%"
+    assert p.indicators["产出指标"]["质量指标"][0].note == "50%"
+    assert p.indicators["产出指标"]["时效指标"][0].unit == "12.5%"
+    for cell, shown in (("G11", "95%"), ("I12", "50%"), ("H13", "12.5%")):
+        assert "百分比" in warnings[f"{SHEET}!{cell}"] and shown in warnings[f"{SHEET}!{cell}"]
+
+
 def test_unknown_type_and_nameless_row(spec, book):
     def change(ws, wb):
         ws["E11"] = "约等于"
