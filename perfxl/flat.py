@@ -21,7 +21,7 @@ from pathlib import Path
 from .errors import Location, PerfxlError, TemplateError, short
 from .model import Indicator, Project, Spec
 from .template import MAIN_BLOCK, Template, col_letter, form_of, label_key, shipped_dir
-from .values import is_finite_number, normalise_number, parse_number
+from .values import is_finite_number, normalise_number, parse_number, percent_shown
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 MAX_CSV_BYTES = 64 << 20
@@ -289,7 +289,7 @@ def read_flat(path: str, sheet: str | None, rows: list[list], header: tuple[int,
             if key in cells:
                 raw, c = cells[key]
                 if key == "value" and (r, c) in percent and is_finite_number(raw):
-                    raw = normalise_number(round(raw * 100, 9))
+                    raw = percent_shown(raw)
                     warnings.append((place(r, c), f"单元格是百分比格式，按 {raw} 读取"
                                                   + ("，计量单位补为 %" if "unit" not in cells else "")))
                     if "unit" not in cells:

@@ -35,7 +35,7 @@ from .spec import AMOUNT_UNITS, MAX_CELL_TEXT, complete_tree
 from .recognise import TAG, recognise
 from . import textsheets
 from .template import MAIN_BLOCK, FlatTable, Template, col_letter, label_key, load_template
-from .values import is_finite_number, normalise_number, parse_number
+from .values import is_finite_number, normalise_number, parse_number, percent_shown
 from .workbook import Extras, open_book
 
 GLUED = re.compile(r"(?P<number>[+-]?[\d,.]+)\s*(?P<unit>[^\d\s.,+-][^\d]{0,7})")
@@ -1008,7 +1008,7 @@ class _Sheet:
                 self.warn(r, c, f"单元格是无效的数字（{raw}），未读入")
                 return None
             if self.extras.percent and (r, c) in self.extras.percent:
-                shown = f"{normalise_number(round(raw * 100, 9))}%"     # typed 95%: stored 0.95
+                shown = f"{percent_shown(raw)}%"     # typed 95%: stored 0.95
                 self.warn(r, c, f"单元格是百分比格式（存 {normalise_number(raw)}，显示 {shown}），按「{shown}」读取")
                 return shown
             return str(normalise_number(raw))
@@ -1159,7 +1159,7 @@ class _Groups:
             if sheet.extras.percent and (r, c) in sheet.extras.percent:
                 self.percent(item, raw, r, c)
             elif not sheet.extras.formats_known and item.unit == "%" and 0 < abs(raw) <= 1:
-                shown = normalise_number(round(raw * 100, 9))
+                shown = percent_shown(raw)
                 sheet.warn(r, c, f"指标值 {item.value} 以 % 为单位：若单元格显示为 {shown}%，应为 {shown}"
                                  "（.xls 文件里的百分比格式读不出），请核实")
             return
@@ -1208,7 +1208,7 @@ class _Groups:
         self.sheet.warn(r, c, f"指标值「{short(text)}」拆分为{'、'.join(parts)}")
 
     def percent(self, item: Indicator, raw: float, r: int, c: int):
-        item.value = normalise_number(round(raw * 100, 9))
+        item.value = percent_shown(raw)
         message = f"单元格是百分比格式（存 {raw}，显示 {item.value}%），按 {item.value} 读取"
         if not item.unit:
             item.unit = "%"

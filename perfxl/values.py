@@ -35,6 +35,11 @@ def normalise_number(value: Number) -> Number:
     return value
 
 
+def percent_shown(stored: Number) -> Number:
+    """The number a percent-formatted cell shows: 0.95 (typed as 95%) → 95."""
+    return normalise_number(round(stored * 100, 9))
+
+
 def parse_number(text: str) -> Number | None:
     """'95' → 95, '1,500' → 1500, '３,０００.００' → 3000, '1e-05' → 1e-05; None when the text is
     not a finite decimal number ('0x1F', '12,34,5', '1:30', 'inf')."""
